@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Create .venv and install ecgbyte with every extra. On a machine without an NVIDIA GPU the
+# CPU build of torch is installed first (the plain PyPI wheel is a multi-GB CUDA build).
+# Usage: bash scripts/install.sh            (set ECGBYTE_VENV to use another folder)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${ECGBYTE_VENV:-.venv}"
+PY="${PYTHON:-python3}"
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
+if ! "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
+  if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi >/dev/null 2>&1; then
+    "${PIP[@]}" install "torch>=2.2,<3"
+  else
+    # A local/cached CPU wheel first (pinned, fast), else PyTorch's CPU index.
+    "${PIP[@]}" install "torch==2.13.0+cpu" 2>/dev/null \
+      || "${PIP[@]}" install "torch>=2.2,<3" --index-url https://download.pytorch.org/whl/cpu
+  fi
+fi
+"${PIP[@]}" install -e ".[all]"

@@ -1,0 +1,26 @@
+"""Shared fixtures: the real records in ``../shared/data`` and seeded synthetic ECGs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("ECGBYTE_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Root of the real-data fixtures (PTB-XL, CinC 2021, PTB, ECG-QA samples)."""
+    if not SHARED_DATA.is_dir():
+        if os.environ.get("CI"):
+            raise RuntimeError(f"CI run without the shared fixtures at {SHARED_DATA}")
+        pytest.skip(f"real-data fixtures not found at {SHARED_DATA} (set ECGBYTE_SHARED_DATA)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def ptbxl_dir(shared_data: Path) -> Path:
+    return shared_data / "ptb-xl"
