@@ -55,8 +55,12 @@ def _header_lines(hea: Path) -> list[str]:
     return [ln.strip() for ln in text.splitlines()]
 
 
-def _check_record_line(lines: list[str], hea: Path) -> tuple[int, float]:
-    """Validate the record line and the signal-line count; return ``(n_sig, fs)``."""
+def _check_record_line(lines: list[str], hea: Path) -> tuple[int, float, int | None, list[str]]:
+    """Validate the record line and signal lines; return ``(n_sig, fs, sig_len, signal file names)``.
+
+    Parsed here rather than with ``wfdb.rdheader`` (pandas-based, about as slow as reading
+    the samples), so that the header is parsed once per record, by ``wfdb.rdrecord``.
+    """
     body = [ln for ln in lines if ln and not ln.startswith("#")]
     if not body:
         raise RecordError("empty header (no record line)", path=hea, reason="corrupt_header")
@@ -93,7 +97,8 @@ def _check_record_line(lines: list[str], hea: Path) -> tuple[int, float]:
             path=hea,
             reason="lead_count",
         )
-    return n_sig, fs
+    sig_len = int(fields[3]) if len(fields) > 3 and fields[3].isdigit() else None
+    return n_sig, fs, sig_len, [ln.split()[0] for ln in body[1:]]
 
 
 def parse_comments(comments: Sequence[str]) -> dict[str, str]:
@@ -148,6 +153,7 @@ def read_wfdb(
         With ``path`` and a ``reason`` tag (see the module docstring).
     """
     import wfdb
+    from wfdb.io.header import HeaderSyntaxError
 
     stem = record_stem(path)
     hea = stem.with_name(stem.name + ".hea")
@@ -161,7 +167,7 @@ def read_wfdb(
             reason="missing_header",
         )
     lines = _header_lines(hea)
-    n_sig, header_fs = _check_record_line(lines, hea)
+    n_sig, header_fs, sig_len, file_names = _check_record_line(lines, hea)
     if fs is not None and not np.isclose(float(fs), header_fs):
         raise RecordError(
             f"record is sampled at {header_fs:g} Hz but {float(fs):g} Hz was asked for; "
@@ -169,13 +175,9 @@ def read_wfdb(
             path=hea,
             reason="fs_mismatch",
         )
-    try:
-        header = wfdb.rdheader(str(stem))
-    except Exception as exc:  # wfdb raises many types for bad headers
-        raise RecordError(f"cannot parse header: {exc}", path=hea, reason="corrupt_header") from exc
     if n_sig == 0:
         raise RecordError("header lists no signals", path=hea, reason="lead_count")
-    for fname in dict.fromkeys(header.file_name or []):
+    for fname in dict.fromkeys(file_names):
         if not (hea.parent / fname).is_file():
             raise RecordError(
                 f"signal file {fname} named in the header is missing",
@@ -184,6 +186,8 @@ def read_wfdb(
             )
     try:
         rec = wfdb.rdrecord(str(stem), physical=True)
+    except HeaderSyntaxError as exc:
+        raise RecordError(f"cannot parse header: {exc}", path=hea, reason="corrupt_header") from exc
     except Exception as exc:
         raise RecordError(
             f"cannot read samples ({type(exc).__name__}: {exc}); the signal file is truncated or corrupt",
@@ -193,9 +197,9 @@ def read_wfdb(
     sig = rec.p_signal
     if sig is None or sig.ndim != 2 or sig.shape[1] != n_sig:
         raise RecordError("signal file holds no readable samples", path=hea, reason="corrupt_data")
-    if header.sig_len and sig.shape[0] != header.sig_len:
+    if sig_len and sig.shape[0] != sig_len:
         raise RecordError(
-            f"header announces {header.sig_len} samples but the signal file holds {sig.shape[0]}",
+            f"header announces {sig_len} samples but the signal file holds {sig.shape[0]}",
             path=hea,
             reason="truncated",
         )
