@@ -8,7 +8,7 @@ import wfdb
 
 from ecgbyte.errors import RecordError
 from ecgbyte.io import read_wfdb
-from ecgbyte.io.wfdb_reader import _header_lines, _read_fmt16
+from ecgbyte.io.wfdb_reader import _check_record_line, _header_lines, _read_fmt16
 
 
 def _reference(stem):
@@ -30,8 +30,7 @@ def test_fast_path_matches_wfdb_on_real_records(shared_data, rel):
     stem = shared_data / rel
     hea = stem.with_name(stem.name + ".hea")
     lines = _header_lines(hea)
-    n_sig, _, sig_len, _ = (len([ln for ln in lines if ln and not ln.startswith("#")]) - 1, None, None, None)
-    sig_len = int(lines[0].split()[3])
+    n_sig, _, sig_len, _ = _check_record_line(lines, hea)
     fast = _read_fmt16(hea, lines, n_sig, sig_len)
     assert fast is not None, "these records are single-file format 16 and must take the fast path"
     phys, names, _, comments = fast
