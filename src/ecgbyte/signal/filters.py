@@ -2,17 +2,22 @@
 
 Arrays in, arrays out: every function takes ``x`` as ``[leads, samples]`` (or 1-D
 ``[samples]``) in mV and the sampling rate ``fs`` in Hz, filters along the last
-axis for all leads at once (``scipy.signal.sosfiltfilt``) and returns float32 of the
-same shape. Filters are designed once per ``(fs, parameters)`` and cached.
+axis for all leads at once and returns float32 of the same shape. Filters are
+designed once per ``(fs, parameters)`` and cached.
 
 Edges at or above the Nyquist frequency of the input cannot be realised (a 100 Hz
 band-pass edge on 100 Hz PTB-XL data, a 60 Hz notch at 100 Hz): such a notch is
 skipped and such a band-pass becomes a high-pass at its low edge, with one logged
 note per process and setting. :func:`chain` fuses all enabled filters of a
 :class:`~ecgbyte.signal.config.PreprocessConfig` into one cascade of second-order
-sections and runs ``sosfiltfilt`` once; for linear time-invariant filters this
-equals running them one after the other except near the edges, where the fused form
-is closer to the true (long-record) output than stage-by-stage filtering.
+sections and filters forward and backward once; for linear time-invariant filters
+this equals running them one after the other except near the edges, where the
+fused form is closer to the true (long-record) output than stage-by-stage filtering.
+
+The forward-backward pass computes exactly what ``scipy.signal.sosfiltfilt(sos, x,
+padtype="even", padlen=...)`` computes (tested to 1e-9), with a small numba kernel
+that steps all leads together (SIMD across leads) and cached initial conditions;
+that makes it about twice as fast as scipy, whose loop runs lead by lead.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import logging
 from collections.abc import Sequence
 
 import numpy as np
+from numba import njit
 from scipy import signal as sps
 
 from ecgbyte.errors import ConfigError
@@ -104,9 +110,52 @@ def _apply(x: np.ndarray, fs: float, sos: np.ndarray) -> np.ndarray:
     n = x.shape[-1]
     if n == 0:
         raise ConfigError("cannot filter an empty signal")
+    rows = x.reshape(-1, n)
     padlen = min(int(PAD_S * fs), n - 1)
-    y = sps.sosfiltfilt(sos, x.astype(np.float64, copy=False), axis=-1, padtype="even", padlen=padlen)
-    return y.astype(np.float32)
+    if padlen > 0:  # even (mirror) extension, as scipy's even_ext
+        rows = np.concatenate([rows[:, padlen:0:-1], rows, rows[:, -2 : -padlen - 2 : -1]], axis=1)
+    xt = np.ascontiguousarray(rows.T, dtype=np.float64)  # [time, leads]: the kernel steps leads together
+    zi = _steady_state(sos)
+    fwd = np.empty_like(xt)
+    _sos_cascade(sos, xt, zi[:, :, None] * xt[0], fwd)
+    rev = np.ascontiguousarray(fwd[::-1])
+    _sos_cascade(sos, rev, zi[:, :, None] * rev[0], fwd)
+    y = fwd[::-1][padlen : padlen + n].T
+    return np.ascontiguousarray(y, dtype=np.float32).reshape(x.shape)
+
+
+_ZI: dict[bytes, np.ndarray] = {}
+
+
+def _steady_state(sos: np.ndarray) -> np.ndarray:
+    """``sosfilt_zi(sos)`` ``[sections, 2]``, cached (it costs as much as filtering a record)."""
+    key = sos.tobytes()
+    zi = _ZI.get(key)
+    if zi is None:
+        if len(_ZI) > 256:
+            _ZI.clear()
+        zi = _ZI[key] = sps.sosfilt_zi(sos)
+    return zi
+
+
+@njit(cache=True, nogil=True)
+def _sos_cascade(sos, x, zi, out):  # pragma: no cover - compiled
+    """Direct-form-II-transposed biquads, section by section: ``x``, ``out`` ``[time, leads]``,
+    ``zi`` ``[sections, 2, leads]`` (consumed). ``out`` may be ``x``."""
+    n, n_leads = x.shape
+    src = x
+    for s in range(sos.shape[0]):
+        b0, b1, b2, a1, a2 = sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5]
+        z0 = zi[s, 0].copy()
+        z1 = zi[s, 1].copy()
+        for t in range(n):
+            for j in range(n_leads):
+                xi = src[t, j]
+                y = b0 * xi + z0[j]
+                z0[j] = b1 * xi - a1 * y + z1[j]
+                z1[j] = b2 * xi - a2 * y
+                out[t, j] = y
+        src = out
 
 
 def _nyquist_check(fs: float, f: float, what: str) -> None:
