@@ -1,0 +1,452 @@
+"""Numba kernels of the incremental BPE trainer: arrays in, arrays out; no validation, I/O or printing.
+
+:mod:`ecgbyte.bpe.trainer` validates the corpus, lays it out and calls these; the pure-Python spec
+they must agree with is :mod:`ecgbyte.bpe.reference`.
+
+Data structures (N = corpus symbols, all int32 per symbol: 16 bytes per symbol in all)
+--------------------------------------------------------------------------------------
+- ``sym``: the corpus laid out as ``S seq0 S seq1 S ... S`` where ``S = SENT`` separates sequences
+  (no pair ever spans it). A token occupies positions ``[start, end)``: ``sym[start]`` is its id,
+  the positions after it are ``DEAD``.
+- ``nxt``: for a token start, the start of the next token (or the sentinel after it). For the last
+  position of a token longer than one symbol (a ``DEAD`` slot), the token's start: so the previous
+  token of ``p`` is ``p - 1`` if alive, else ``nxt[p - 1]``. One array serves as both links.
+- ``onext``/``oprev``: a doubly linked list per pair of the token starts where the pair occurs
+  (adjacencies), headed in ``thead``; exact at all times, so a merge walks only its own occurrences.
+- Pair table: open addressing, key ``left << 32 | right`` (int64), weighted count ``tcnt``
+  (non-overlapping: a run of k equal tokens counts k // 2), list head ``thead``.
+- Priority queue: a lazy max-heap of ``(count, key)``, best = highest count then lowest key (the
+  lowest ``(left, right)``). Entries whose count no longer matches the table are skipped.
+
+A merge walks its pair's list; for each occurrence (for an ``(x, x)`` pair: each maximal run,
+merged left to right) it takes a *window*: the run of equal tokens left of the change, the change,
+and the run right of it. It subtracts the window's pair counts, rewrites the tokens and adds the
+window's counts back. Runs end at the window's edges, so the counts stay exact, and the work is
+proportional to the occurrences and their neighbouring runs only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+SENT = -1  # sequence separator in ``sym``
+DEAD = -2  # a position inside a merged token
+EMPTY = -1  # an unused pair-table key
+_MULT = -7046029254386353131  # 0x9E3779B97F4A7C15 as int64 (Fibonacci hashing)
+_HBASE = 1000003  # polynomial hash base of token strings
+
+# st (int64 scalars shared by the kernels and the Python driver)
+USED, NTOUCH, NOUT, HSIZE, VSIZE, VBUF, PHASE, CURKEY, CURNEW, MAXLEN = range(10)
+N_STATE = 10
+# train_chunk return codes: go on / stop (no pair left) / the caller must grow an array and call again
+GO_ON, STOP, NEED_TABLE, NEED_HEAP, NEED_VBUF = range(5)
+
+# The hot kernels run without numba's reference counting (``_nrt=False``): with it, every array
+# passed to a helper costs atomic increments in the inner loops (30x slower here). They therefore
+# never allocate; the Python driver allocates and grows the arrays when a kernel asks for it.
+_kernel = njit(cache=True, _nrt=False)
+_inline = njit(cache=True, _nrt=False, inline="always")
+
+
+@_inline
+def _slot(tkey, key):
+    """The slot holding ``key``, or the empty slot where it belongs."""
+    mask = tkey.shape[0] - 1
+    h = key * _MULT
+    i = (h ^ (h >> 29)) & mask
+    while tkey[i] != key and tkey[i] != EMPTY:
+        i = (i + 1) & mask
+    return i
+
+
+@_inline
+def _key(a, b):
+    return (np.int64(a) << 32) | np.int64(b)
+
+
+@_inline
+def _get(tkey, tcnt, thead, tstamp, st, a, b):
+    """Slot of pair ``(a, b)``, created (count 0, empty list) if new."""
+    key = _key(a, b)
+    i = _slot(tkey, key)
+    if tkey[i] == EMPTY:
+        tkey[i] = key
+        tcnt[i] = 0
+        thead[i] = -1
+        tstamp[i] = -1
+        st[USED] += 1
+    return i
+
+
+@_inline
+def _add(tkey, tcnt, thead, tstamp, touched, st, a, b, delta):
+    i = _get(tkey, tcnt, thead, tstamp, st, a, b)
+    tcnt[i] += delta
+    if tstamp[i] != st[NOUT]:
+        tstamp[i] = st[NOUT]
+        touched[st[NTOUCH]] = i
+        st[NTOUCH] += 1
+
+
+@_inline
+def _prev(sym, nxt, p):
+    j = p - 1
+    s = sym[j]
+    if s == SENT:
+        return -1
+    if s >= 0:
+        return j
+    return nxt[j]
+
+
+@_inline
+def _next(sym, nxt, p):
+    j = nxt[p]
+    return -1 if sym[j] == SENT else j
+
+
+@_inline
+def _push(onext, oprev, thead, i, p):
+    n = thead[i]
+    onext[p] = n
+    oprev[p] = -1
+    if n >= 0:
+        oprev[n] = p
+    thead[i] = p
+
+
+@_inline
+def _unlink(onext, oprev, thead, i, p):
+    a = oprev[p]
+    n = onext[p]
+    if a >= 0:
+        onext[a] = n
+    else:
+        thead[i] = n
+    if n >= 0:
+        oprev[n] = a
+
+
+@_inline
+def _scan(sym, nxt, s, e, delta, tkey, tcnt, thead, tstamp, touched, st):
+    """Add ``delta`` times the counts of the pairs between tokens ``s..e`` (runs counted k // 2)."""
+    t = s
+    run = 1
+    while t != e:
+        u = nxt[t]
+        if sym[u] == sym[t]:
+            run += 1
+        else:
+            if run >= 2:
+                _add(tkey, tcnt, thead, tstamp, touched, st, sym[t], sym[t], delta * (run // 2))
+            _add(tkey, tcnt, thead, tstamp, touched, st, sym[t], sym[u], delta)
+            run = 1
+        t = u
+    if run >= 2:
+        _add(tkey, tcnt, thead, tstamp, touched, st, sym[t], sym[t], delta * (run // 2))
+
+
+@_inline
+def _weight(gstart, gw, p):
+    """Multiplicity of the sequence holding position ``p`` (groups of equal weight, ``gstart`` sorted)."""
+    lo, hi = 0, gw.shape[0] - 1
+    while lo < hi:  # the last group starting at or before p
+        mid = (lo + hi + 1) >> 1
+        if gstart[mid] <= p:
+            lo = mid
+        else:
+            hi = mid - 1
+    return gw[lo]
+
+
+@_kernel
+def rehash(tkey, tcnt, thead, touched, nkey, ncnt, nhead, nstamp, ntouched, st):
+    """Copy the pair table into the larger empty arrays ``n*``, keeping the touched list."""
+    for i in range(tkey.shape[0]):
+        if tkey[i] != EMPTY:
+            j = _slot(nkey, tkey[i])
+            nkey[j] = tkey[i]
+            ncnt[j] = tcnt[i]
+            nhead[j] = thead[i]
+    for j in range(st[NTOUCH]):
+        i = _slot(nkey, tkey[touched[j]])
+        nstamp[i] = st[NOUT]
+        ntouched[j] = i
+
+
+@_inline
+def _heap_push(hcnt, hkey, st, cnt, key):
+    """Push ``(cnt, key)``; the caller guarantees room. Best = highest count, then lowest key."""
+    i = st[HSIZE]
+    while i > 0:  # sift up while the parent ranks below
+        par = (i - 1) >> 1
+        if hcnt[par] > cnt or (hcnt[par] == cnt and hkey[par] < key):
+            break
+        hcnt[i] = hcnt[par]
+        hkey[i] = hkey[par]
+        i = par
+    hcnt[i] = cnt
+    hkey[i] = key
+    st[HSIZE] += 1
+
+
+@_inline
+def _heap_pop(hcnt, hkey, st):
+    n = st[HSIZE] - 1
+    st[HSIZE] = n
+    cnt, key = hcnt[0], hkey[0]
+    c, k = hcnt[n], hkey[n]
+    i = 0
+    while True:  # sift the last entry down from the root
+        ch = 2 * i + 1
+        if ch >= n:
+            break
+        if ch + 1 < n and (hcnt[ch + 1] > hcnt[ch] or (hcnt[ch + 1] == hcnt[ch] and hkey[ch + 1] < hkey[ch])):
+            ch += 1
+        if hcnt[ch] < c or (hcnt[ch] == c and hkey[ch] > k):
+            break
+        hcnt[i] = hcnt[ch]
+        hkey[i] = hkey[ch]
+        i = ch
+    hcnt[i] = c
+    hkey[i] = k
+    return cnt, key
+
+
+@_kernel
+def init_state(sym, nxt, onext, oprev, tkey, tcnt, thead, tstamp, st, gstart, gw):
+    """Links, pair counts and occurrence lists of the laid-out corpus ``sym`` (int32, sentinels).
+
+    The table arrays must be empty (``tkey`` all EMPTY) and hold more than twice the distinct pairs.
+    """
+    n = sym.shape[0]
+    for p in range(n):
+        nxt[p] = p + 1 if p + 1 < n else p
+    for p in range(n - 2, -1, -1):  # backwards, so that each list starts at its lowest position
+        a, b = sym[p], sym[p + 1]
+        if a < 0 or b < 0:
+            continue
+        _push(onext, oprev, thead, _get(tkey, tcnt, thead, tstamp, st, a, b), p)
+    g = 0
+    w = gw[0]
+    run = 1
+    for p in range(1, n):  # forwards: counts, a run of k equal symbols counted k // 2
+        while g + 1 < gw.shape[0] and gstart[g + 1] <= p:
+            g += 1
+            w = gw[g]
+        a, b = sym[p - 1], sym[p]
+        if a == b and a >= 0:
+            run += 1
+            if run % 2 == 0:
+                tcnt[_slot(tkey, _key(a, a))] += w
+        else:
+            run = 1
+            if a >= 0 and b >= 0:
+                tcnt[_slot(tkey, _key(a, b))] += w
+
+
+@_kernel
+def init_heap(tkey, tcnt, vlen, max_len, hcnt, hkey, st):
+    """Heap of every pair with a positive count whose token fits in ``max_len`` symbols."""
+    st[HSIZE] = 0
+    for i in range(tkey.shape[0]):
+        if tkey[i] != EMPTY and tcnt[i] > 0:
+            a = tkey[i] >> 32
+            b = tkey[i] & 0xFFFFFFFF
+            if vlen[a] + vlen[b] <= max_len:
+                _heap_push(hcnt, hkey, st, tcnt[i], tkey[i])
+
+
+@_inline
+def _merge_occurrence(p, x, y, new, sym, nxt, onext, oprev, tkey, tcnt, thead, tstamp, touched, st, w):
+    """Merge the occurrence of ``(x, y)`` at token ``p`` (for x == y: the whole run around ``p``)."""
+    t0 = p
+    k = 2
+    tlast = nxt[p]
+    if x == y:  # the maximal run of x around p, merged left to right
+        while True:
+            u = _prev(sym, nxt, t0)
+            if u < 0 or sym[u] != x:
+                break
+            t0 = u
+        k = 1
+        tlast = t0
+        while True:
+            u = _next(sym, nxt, tlast)
+            if u < 0 or sym[u] != x:
+                break
+            tlast = u
+            k += 1
+    o = _prev(sym, nxt, t0)
+    r = _next(sym, nxt, tlast)
+    # window: the run of equal tokens left of the change .. the one right of it
+    s = t0
+    if o >= 0:
+        s = o
+        while True:
+            u = _prev(sym, nxt, s)
+            if u < 0 or sym[u] != sym[o]:
+                break
+            s = u
+    e = tlast
+    if r >= 0:
+        e = r
+        while True:
+            u = _next(sym, nxt, e)
+            if u < 0 or sym[u] != sym[r]:
+                break
+            e = u
+    _scan(sym, nxt, s, e, -w, tkey, tcnt, thead, tstamp, touched, st)
+    # take the changed adjacencies out of their occurrence lists
+    if o >= 0:
+        _unlink(onext, oprev, thead, _slot(tkey, _key(sym[o], sym[t0])), o)
+    t = t0
+    pi = _slot(tkey, _key(x, y))
+    for _i in range(k - 1):  # the adjacencies inside the run (or the pair itself)
+        _unlink(onext, oprev, thead, pi, t)
+        t = nxt[t]
+    if r >= 0:
+        _unlink(onext, oprev, thead, _slot(tkey, _key(sym[tlast], sym[r])), tlast)
+    # rewrite the tokens: (t0, t1) -> new, (t2, t3) -> new, ...
+    t = t0
+    last = t0
+    for _ in range(k // 2):
+        q = nxt[t]
+        after = nxt[q]
+        sym[t] = new
+        sym[q] = DEAD
+        nxt[t] = after
+        nxt[after - 1] = t
+        last = t
+        t = after
+    if k % 2 == 1:
+        last = t
+    # put the new adjacencies into their lists
+    if o >= 0:
+        _push(onext, oprev, thead, _get(tkey, tcnt, thead, tstamp, st, sym[o], sym[t0]), o)
+    t = t0
+    pn = -1  # slot of (new, new), looked up once per run
+    while t != last:  # tokens new, new, ..., (x): all start (new, new) but the last one
+        u = nxt[t]
+        if sym[u] == new:
+            if pn < 0:
+                pn = _get(tkey, tcnt, thead, tstamp, st, new, new)
+            _push(onext, oprev, thead, pn, t)
+        else:
+            _push(onext, oprev, thead, _get(tkey, tcnt, thead, tstamp, st, new, sym[u]), t)
+        t = u
+    if r >= 0:
+        _push(onext, oprev, thead, _get(tkey, tcnt, thead, tstamp, st, sym[last], sym[r]), last)
+    if r < 0:
+        e = last
+    _scan(sym, nxt, s, e, w, tkey, tcnt, thead, tstamp, touched, st)
+
+
+@_inline
+def _new_id(left, right, vlen, vhash, vpow, voff, vbuf, st):
+    """Id of the string left+right: an existing id with the same symbols, else the next free one.
+
+    The caller guarantees room in ``vbuf`` for the new string.
+    """
+    length = vlen[left] + vlen[right]
+    h = vhash[left] * vpow[right] + vhash[right]
+    nv = st[VSIZE]
+    for i in range(nv):
+        if vlen[i] == length and vhash[i] == h:
+            same = True
+            a, b = voff[i], voff[left]
+            for j in range(vlen[left]):
+                if vbuf[a + j] != vbuf[b + j]:
+                    same = False
+                    break
+            a, b = voff[i] + vlen[left], voff[right]
+            for j in range(vlen[right]):
+                if not same or vbuf[a + j] != vbuf[b + j]:
+                    same = False
+                    break
+            if same:
+                return i
+    used = st[VBUF]
+    for j in range(vlen[left]):
+        vbuf[used + j] = vbuf[voff[left] + j]
+    for j in range(vlen[right]):
+        vbuf[used + vlen[left] + j] = vbuf[voff[right] + j]
+    vlen[nv] = length
+    vhash[nv] = h
+    vpow[nv] = vpow[left] * vpow[right]
+    voff[nv] = used
+    st[VBUF] = used + length
+    st[VSIZE] = nv + 1
+    st[MAXLEN] = max(st[MAXLEN], length)
+    return nv
+
+
+@_kernel
+def train_chunk(
+    sym, nxt, onext, oprev, tkey, tcnt, thead, tstamp, touched, hcnt, hkey,
+    vlen, vhash, vpow, voff, vbuf, gstart, gw, st, n_todo, min_freq, max_len, out_pairs, out_ids,
+):  # fmt: skip
+    """Start up to ``n_todo`` merges (appended to ``out_pairs``/``out_ids`` at ``st[NOUT]``).
+
+    Returns GO_ON (chunk done), STOP (no allowed pair reaches ``min_freq``), or NEED_TABLE /
+    NEED_HEAP / NEED_VBUF: the caller grows that array and calls again; ``st[PHASE]`` resumes the
+    merge where it paused (0: pick a pair, 1: merge its occurrences, 2: queue the changed pairs).
+    """
+    started = 0
+    while True:
+        if st[PHASE] == 0:
+            if started >= n_todo:
+                return GO_ON
+            if st[VBUF] + 2 * st[MAXLEN] > vbuf.shape[0]:
+                return NEED_VBUF
+            if st[HSIZE] == 0:
+                return STOP
+            cnt, key = _heap_pop(hcnt, hkey, st)
+            if tcnt[_slot(tkey, key)] != cnt:
+                continue  # stale entry: the pair's count changed after it was queued
+            if cnt < min_freq:
+                return STOP
+            x = np.int32(key >> 32)
+            y = np.int32(key & 0xFFFFFFFF)
+            new = _new_id(x, y, vlen, vhash, vpow, voff, vbuf, st)
+            n = st[NOUT] + 1
+            st[NOUT] = n
+            out_pairs[n, 0] = x
+            out_pairs[n, 1] = y
+            out_ids[n] = new
+            st[NTOUCH] = 0
+            st[CURKEY] = key
+            st[CURNEW] = new
+            st[PHASE] = 1
+            started += 1
+        elif st[PHASE] == 1:
+            key = st[CURKEY]
+            x = np.int32(key >> 32)
+            y = np.int32(key & 0xFFFFFFFF)
+            new = np.int32(st[CURNEW])
+            pi = _slot(tkey, key)
+            while thead[pi] >= 0:
+                p = thead[pi]
+                # an occurrence (a whole run for x == y) creates at most 4 new pairs: (a, X), (X, X),
+                # (X, x) and (x, b) or (X, b), with a, b its neighbours
+                if 2 * (st[USED] + 8) > tkey.shape[0]:
+                    return NEED_TABLE
+                w = _weight(gstart, gw, p)
+                _merge_occurrence(
+                    p, x, y, new, sym, nxt, onext, oprev, tkey, tcnt, thead, tstamp, touched, st, w
+                )
+            st[PHASE] = 2
+        else:
+            if st[HSIZE] + st[NTOUCH] > hcnt.shape[0]:
+                return NEED_HEAP
+            key = st[CURKEY]
+            for j in range(st[NTOUCH]):
+                i = touched[j]
+                c = tcnt[i]
+                if c > 0 and tkey[i] != key:
+                    a = tkey[i] >> 32
+                    b = tkey[i] & 0xFFFFFFFF
+                    if vlen[a] + vlen[b] <= max_len:
+                        _heap_push(hcnt, hkey, st, c, tkey[i])
+            st[PHASE] = 0
