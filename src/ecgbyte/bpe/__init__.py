@@ -21,6 +21,13 @@ _LAZY = {
     # --- encoders block (owned by the encoders helper: add names from bpe/encoders.py, bpe/hf.py) ---
     "encode_bpe": "ecgbyte.bpe.encoders",
     "encode_greedy": "ecgbyte.bpe.encoders",
+    "encode_bpe_batch": "ecgbyte.bpe.encoders",
+    "encode_greedy_batch": "ecgbyte.bpe.encoders",
+    "decode_ids": "ecgbyte.bpe.encoders",
+    "encoder_tables": "ecgbyte.bpe.encoders",
+    "EncodedBatch": "ecgbyte.bpe.encoders",
+    "to_hf_tokenizer": "ecgbyte.bpe.hf",
+    "hf_tokenizer_json": "ecgbyte.bpe.hf",
     # --- end encoders block ---
 }
 

@@ -1,0 +1,294 @@
+"""Encoders: compiled ``encode_bpe``/``encode_greedy`` against their pure-Python twins.
+
+Hand-checked spec examples (one per rule), hypothesis properties on random merges (runs,
+repeated merge results, sequence boundaries) and the batch/decode API.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ecgbyte.bpe.encoders import (
+    EncodedBatch,
+    decode_ids,
+    encode_bpe,
+    encode_bpe_batch,
+    encode_bpe_reference,
+    encode_greedy,
+    encode_greedy_batch,
+    encode_greedy_reference,
+    encoder_tables,
+)
+from ecgbyte.bpe.merges import Merges
+from ecgbyte.errors import TokenizerError
+
+MAX_EXAMPLES = int(os.environ.get("ECGBYTE_MAX_EXAMPLES", "150"))
+
+BPE_ENCODERS = [
+    pytest.param(encode_bpe, id="bpe"),
+    pytest.param(encode_bpe_reference, id="bpe_reference"),
+]
+GREEDY_ENCODERS = [
+    pytest.param(encode_greedy, id="greedy"),
+    pytest.param(encode_greedy_reference, id="greedy_reference"),
+]
+ENCODERS = BPE_ENCODERS + GREEDY_ENCODERS
+
+
+def make_merges(*pairs: str, alphabet_size: int = 26) -> Merges:
+    """Merges from strings like ``"a+b"``, ``"ab+c"`` (ids follow the HF id rule)."""
+    vocab = [chr(97 + i) for i in range(alphabet_size)]
+    index = {s: i for i, s in enumerate(vocab)}
+    rows, ids = [], []
+    for p in pairs:
+        left, right = p.split("+")
+        rows.append((index[left], index[right]))
+        tok = left + right
+        if tok not in index:
+            index[tok] = len(vocab)
+            vocab.append(tok)
+        ids.append(index[tok])
+    return Merges(np.array(rows, dtype=np.int64).reshape(-1, 2), np.array(ids), alphabet_size)
+
+
+def codes(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode(), dtype=np.uint8) - 97
+
+
+def strings(ids, merges: Merges) -> list[str]:
+    vocab = merges.vocab()
+    return [vocab[i] for i in np.asarray(ids).tolist()]
+
+
+@st.composite
+def random_merges(draw, max_alphabet: int = 4, max_merges: int = 25) -> Merges:
+    """Random valid merges over a small alphabet: many runs and repeated merge results."""
+    k = draw(st.integers(1, max_alphabet))
+    vocab = [chr(97 + i) for i in range(k)]
+    index = {s: i for i, s in enumerate(vocab)}
+    rows, ids, used = [], [], set()
+    for _ in range(draw(st.integers(0, max_merges))):
+        a = draw(st.integers(0, len(vocab) - 1))
+        b = draw(st.integers(0, len(vocab) - 1))
+        if (a, b) in used:
+            continue
+        used.add((a, b))
+        tok = vocab[a] + vocab[b]
+        if tok not in index:
+            index[tok] = len(vocab)
+            vocab.append(tok)
+        rows.append((a, b))
+        ids.append(index[tok])
+    return Merges(np.array(rows, dtype=np.int64).reshape(-1, 2), np.array(ids, dtype=np.int64), k)
+
+
+@st.composite
+def merges_and_codes(draw):
+    m = draw(random_merges())
+    seq = draw(st.lists(st.integers(0, m.alphabet_size - 1), max_size=80))
+    return m, np.array(seq, dtype=np.uint8)
+
+
+# ---------------------------------------------------------------------------- spec by hand
+
+
+@pytest.mark.parametrize("encode", ENCODERS)
+def test_run_of_three_merges_leftmost_pair(encode):
+    """'aaa' with a+a: the leftmost pair merges, leaving [aa, a]; 'aaaa' gives [aa, aa]."""
+    m = make_merges("a+a")
+    assert list(encode(codes("aaa"), m)) == [26, 0]
+    assert list(encode(codes("aaaa"), m)) == [26, 26]
+    assert list(encode(codes("aaaaa"), m)) == [26, 26, 0]
+
+
+@pytest.mark.parametrize("encode", BPE_ENCODERS)
+def test_bpe_follows_rank_not_length(encode):
+    """b+c (rank 0) before a+b (rank 1): 'abc' -> a|bc, although 'ab' starts further left."""
+    m = make_merges("b+c", "a+b")
+    assert strings(encode(codes("abc"), m), m) == ["a", "bc"]
+    assert strings(encode(codes("abcab"), m), m) == ["a", "bc", "ab"]
+
+
+@pytest.mark.parametrize("encode", GREEDY_ENCODERS)
+def test_greedy_takes_longest_match_from_the_left(encode):
+    """Same merges, greedy: at 'a' the longest token is 'ab', then 'c' -> ab|c."""
+    m = make_merges("b+c", "a+b")
+    assert strings(encode(codes("abc"), m), m) == ["ab", "c"]
+
+
+@pytest.mark.parametrize("encode", GREEDY_ENCODERS)
+def test_greedy_falls_back_to_last_token_on_the_trie_walk(encode):
+    """Tokens ab, cd, abcd. On 'abce' the walk passes 'abc' (no token) and fails at 'e':
+    the original emits the last token seen ('ab') and restarts at 'c'."""
+    m = make_merges("a+b", "c+d", "ab+cd")
+    assert strings(encode(codes("abce"), m), m) == ["ab", "c", "e"]
+    assert strings(encode(codes("abcdab"), m), m) == ["abcd", "ab"]
+
+
+@pytest.mark.parametrize("encode", BPE_ENCODERS)
+def test_bpe_repeated_result_lowers_rank(encode):
+    """Two merges build 'abc': ab+c (rank 2) and a+bc (rank 4); abc+d has rank 3.
+
+    'abcdabcd': b+c (rank 0) gives a|bc|d|a|bc|d; a+bc (rank 4) merges at 0 to 'abc', which
+    makes abc+d (rank 3 < 4) available: it runs before the second a+bc, as in HF's heap.
+    Result: abcd|abcd.
+    """
+    m = make_merges("b+c", "a+b", "ab+c", "abc+d", "a+bc")
+    assert m.ids.tolist() == [26, 27, 28, 29, 28]
+    assert strings(encode(codes("abcdabcd"), m), m) == ["abcd", "abcd"]
+    assert strings(encode(codes("abcabcd"), m), m) == ["abc", "abcd"]
+
+
+@pytest.mark.parametrize("encode", ENCODERS)
+def test_no_merges_and_empty_input(encode):
+    m = make_merges()
+    assert list(encode(codes("zya"), m)) == [25, 24, 0]
+    assert list(encode(np.zeros(0, np.uint8), make_merges("a+b"))) == []
+
+
+@pytest.mark.parametrize("encode", ENCODERS)
+def test_single_symbol(encode):
+    assert list(encode(codes("q"), make_merges("q+q"))) == [16]
+
+
+# ---------------------------------------------------------------------------- properties
+
+
+@settings(max_examples=MAX_EXAMPLES, deadline=None)
+@given(merges_and_codes())
+def test_compiled_encoders_equal_their_reference(mc):
+    m, seq = mc
+    assert encode_bpe(seq, m).tolist() == encode_bpe_reference(seq, m)
+    assert encode_greedy(seq, m).tolist() == encode_greedy_reference(seq, m)
+
+
+@settings(max_examples=MAX_EXAMPLES, deadline=None)
+@given(merges_and_codes())
+def test_round_trip_is_lossless_and_ids_are_in_vocab(mc):
+    m, seq = mc
+    for encode in (encode_bpe, encode_greedy):
+        ids = encode(seq, m)
+        assert ids.dtype == np.int32
+        assert ids.size <= seq.size
+        assert ((ids >= 0) & (ids < m.vocab_size)).all()
+        back = decode_ids(ids, m)
+        assert back.dtype == np.uint8
+        assert back.tolist() == seq.tolist()
+
+
+@settings(max_examples=MAX_EXAMPLES // 2, deadline=None)
+@given(random_merges(), st.lists(st.lists(st.integers(0, 3), max_size=40), max_size=8))
+def test_batch_equals_one_by_one_and_never_crosses_sequences(m, seqs):
+    seqs = [np.array(s, dtype=np.uint8) % m.alphabet_size for s in seqs]
+    for single, batch in ((encode_bpe, encode_bpe_batch), (encode_greedy, encode_greedy_batch)):
+        for workers in (1, 3):
+            res = batch(seqs, m, num_workers=workers)
+            assert res.offsets.tolist()[0] == 0 and res.offsets.size == len(seqs) + 1
+            assert [p.tolist() for p in res.split()] == [single(s, m).tolist() for s in seqs]
+
+
+# ---------------------------------------------------------------------------- batch, decode API
+
+
+def test_batch_boundaries_and_greedy_on_concatenation_is_the_original():
+    """Per lead, 'ab' and 'cd' stay apart; the original encodes the leads concatenated."""
+    m = make_merges("a+b", "c+d", "ab+cd")
+    res = encode_greedy_batch([codes("ab"), codes("cd")], m)
+    assert isinstance(res, EncodedBatch)
+    assert strings(res.ids, m) == ["ab", "cd"] and res.offsets.tolist() == [0, 1, 2]
+    assert strings(encode_greedy(codes("abcd"), m), m) == ["abcd"]
+    res = encode_bpe_batch(np.stack([codes("abcd"), codes("cdab")]), m)  # 2-D input
+    assert res.offsets.tolist() == [0, 1, 3] and strings(res.ids, m) == ["abcd", "cd", "ab"]
+
+
+def test_batch_empty_inputs():
+    m = make_merges("a+b")
+    res = encode_bpe_batch([], m)
+    assert res.ids.size == 0 and res.offsets.tolist() == [0]
+    res = encode_greedy_batch([np.zeros(0, np.uint8), codes("ab"), np.zeros(0, np.uint8)], m, num_workers=2)
+    assert res.ids.tolist() == [26] and res.offsets.tolist() == [0, 0, 1, 1]
+
+
+def test_long_leads_many_ecgs_with_workers():
+    """12 leads x 50 ECGs of 2500 random-walk symbols: batch == single, any worker count."""
+    rng = np.random.default_rng(0)
+    walk = np.clip(13 + np.cumsum(rng.integers(-1, 2, size=(600, 2500)), axis=1), 0, 25).astype(np.uint8)
+    m = make_merges("m+m", "n+n", "m+n", "mm+mm", "n+m", "l+l", "o+o", "mn+m", "nn+nn", "mmmm+mmmm")
+    t = encoder_tables(m)
+    for batch, single in ((encode_bpe_batch, encode_bpe), (encode_greedy_batch, encode_greedy)):
+        one = batch(walk, t)
+        two = batch(walk, t, num_workers=2)
+        assert np.array_equal(one.ids, two.ids) and np.array_equal(one.offsets, two.offsets)
+        for i in (0, 299, 599):
+            assert np.array_equal(one.split()[i], single(walk[i], m))
+        assert np.array_equal(decode_ids(one.ids, t), walk.reshape(-1))
+
+
+def test_tables_are_cached_per_merges_object():
+    m = make_merges("a+b")
+    assert encoder_tables(m) is encoder_tables(m)
+    assert encoder_tables(encoder_tables(m)) is encoder_tables(m)
+    assert encoder_tables(make_merges("a+b")) is not encoder_tables(m)
+
+
+def test_decode_ids_uses_token_strings():
+    m = make_merges("a+b", "ab+c", "z+z")
+    assert decode_ids([27, 28, 0, 26], m).tolist() == codes("abczzaab").tolist()
+    assert decode_ids(np.zeros(0, np.int64), m).tolist() == []
+
+
+# ---------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize("encode", [encode_bpe, encode_greedy])
+def test_codes_outside_the_alphabet_raise(encode):
+    m = make_merges("a+b", alphabet_size=4)
+    with pytest.raises(TokenizerError, match=r"symbol code 7 at position 2 is outside the alphabet 0\.\.3"):
+        encode(np.array([0, 1, 7]), m)
+    with pytest.raises(TokenizerError, match="outside the alphabet"):
+        encode(np.array([-1]), m)
+    with pytest.raises(TokenizerError, match="must be integers"):
+        encode(np.array([0.0, 1.0]), m)
+    with pytest.raises(TokenizerError, match="1-D"):
+        encode(np.zeros((2, 3), np.uint8), m)
+    with pytest.raises(TokenizerError, match=r"expected ecgbyte\.bpe\.Merges"):
+        encode(np.array([0]), {"pairs": []})
+
+
+def test_batch_and_decode_errors():
+    m = make_merges("a+b")
+    with pytest.raises(TokenizerError, match="sequence 1: symbol code 30"):
+        encode_bpe_batch([codes("ab"), np.array([30])], m)
+    bad = np.zeros((3, 4), np.uint8)
+    bad[2, 1] = 40
+    with pytest.raises(TokenizerError, match="sequence 2: symbol code 40 at position 1"):
+        encode_greedy_batch(bad, m)
+    with pytest.raises(TokenizerError, match="must be integers"):
+        encode_greedy_batch(bad.astype(float), m)
+    with pytest.raises(TokenizerError, match="one 1-D array"):
+        encode_bpe_batch(codes("ab"), m)
+    with pytest.raises(TokenizerError, match="num_workers"):
+        encode_greedy_batch([codes("ab")], m, num_workers=0)
+    with pytest.raises(TokenizerError, match=r"token id 27 at position 1 is outside the vocabulary 0\.\.26"):
+        decode_ids([26, 27], m)
+    with pytest.raises(TokenizerError, match="1-D integer"):
+        decode_ids(np.array([[0]]), m)
+
+
+def test_encoders_do_not_import_torch():
+    code = (
+        "import sys, numpy as np\n"
+        "from ecgbyte.bpe import Merges, encode_bpe, encode_greedy, to_hf_tokenizer\n"
+        "m = Merges(np.array([[0, 1]]), np.array([26]))\n"
+        "encode_bpe(np.array([0, 1]), m); encode_greedy(np.array([0, 1]), m); to_hf_tokenizer(m)\n"
+        "bad = [k for k in ('torch', 'transformers', 'peft') if k in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
