@@ -1,0 +1,43 @@
+"""One self-contained HTML page for a trained run: metrics with intervals, ablations, pictures.
+
+Examples::
+
+    ecgbyte report runs/tiny                      # -> runs/tiny/report.html
+    ecgbyte report runs/tiny --limit 200 --refresh
+
+Reuses RUN_DIR/evaluation_<split>.json and RUN_DIR/explain/*.png when present (run
+`ecgbyte evaluate` over several seeds first to get intervals), computes them otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "report"
+HELP = "self-contained HTML report of a run (metrics, ablations, interpretability pictures)"
+ORDER = 65
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", metavar="RUN_DIR", help="training run directory")
+    p.add_argument("--split", default="test", help="split to evaluate (default: test)")
+    p.add_argument(
+        "--record", default=None, help="record file for the pictures (default: first ECG of the split)"
+    )
+    p.add_argument("--out", default=None, help="HTML path (default: RUN_DIR/report.html)")
+    p.add_argument("--refresh", action="store_true", help="recompute the evaluation and the pictures")
+    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N items")
+    p.add_argument("--no-bertscore", action="store_true", help="skip BERTScore")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ecgbyte.report import build_report
+
+    kw = {"limit": args.limit}
+    if args.no_bertscore:
+        kw["bertscore_model"] = None
+    path = build_report(
+        args.run_dir, split=args.split, record=args.record, out=args.out, refresh=args.refresh, **kw
+    )
+    print(f"wrote {path}")
+    return 0

@@ -1,0 +1,171 @@
+"""Signal-use ablations: does a trained model read the ECG, or answer from the question alone?
+
+Each ablation rebuilds the generation prompts of the same items for the *same* trained model,
+with the ECG part changed; a model that uses the signal loses accuracy under every one of them:
+
+- ``no_signal``: ECG tokens and their markers removed (question only);
+- ``blackout``: each ECG replaced by a flat line at 0 mV after preprocessing, then tokenized
+  (same prompt length class, no information);
+- ``noise``: Gaussian noise (``noise_std_mv``, mV) added to the preprocessed signal before
+  symbolising (seeded, one draw per ECG);
+- ``shuffled``: each item gets the ECGs of another item from a *different patient* (a seeded
+  permutation), so the prompt looks real but belongs to someone else.
+
+Blackout and noise act on the signal as the tokenizer sees it (after its preprocessing), so the
+filters cannot undo them and a flat record is not rejected by the signal checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ecgbyte.errors import DatasetError
+
+ABLATIONS: tuple[str, ...] = ("no_signal", "blackout", "noise", "shuffled")
+
+
+def different_patient_permutation(patients: Sequence[str], *, seed: int) -> np.ndarray:
+    """A seeded permutation ``p`` of ``range(n)`` with ``patients[p[i]] != patients[i]`` for all ``i``.
+
+    Starts from ``default_rng(seed).permutation(n)`` and repairs each clash by swapping with a
+    position whose swap removes it. Raises ``DatasetError`` if all items share one patient.
+    """
+    pts = np.asarray([str(p) for p in patients])
+    n = pts.size
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    if np.unique(pts).size < 2:
+        raise DatasetError("the shuffled-ECG ablation needs items from at least two patients")
+    if np.max(np.unique(pts, return_counts=True)[1]) > n / 2:
+        # no derangement across patients exists when one patient owns more than half the items
+        raise DatasetError("the shuffled-ECG ablation needs no patient with more than half of the items")
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(n)
+    for _ in range(10 * n):
+        bad = np.flatnonzero(pts[perm] == pts)
+        if bad.size == 0:
+            return perm
+        i = int(bad[0])
+        for j in rng.permutation(n):
+            if pts[perm[j]] != pts[i] and pts[perm[i]] != pts[j]:
+                perm[i], perm[j] = perm[j], perm[i]
+                break
+    raise DatasetError("could not pair every item with another patient's ECG; check the patient ids")
+
+
+def _perturbed(tokenizer: Any, ecg: Any, kind: str, rng: np.random.Generator, noise_std_mv: float) -> Any:
+    """EncodedEcg of ``ecg`` after blackout or noise on its preprocessed signal."""
+    from ecgbyte.data.items import load_ecg
+    from ecgbyte.data.sequences import EncodedEcg
+
+    prep = tokenizer.prepare(load_ecg(ecg))
+    if kind == "blackout":
+        sig = np.zeros_like(prep.signal)
+    else:
+        sig = prep.signal + rng.normal(0.0, noise_std_mv, size=prep.signal.shape).astype(np.float32)
+    enc = tokenizer.encode_symbols(tokenizer.quantizer.symbolize(sig), fs=prep.fs)
+    return EncodedEcg.from_encoding(enc, prep.leads)
+
+
+def ablation_examples(
+    run: Any,
+    items: Sequence[Any],
+    kind: str,
+    *,
+    seed: int = 0,
+    noise_std_mv: float = 0.1,
+    cache: Any = None,
+) -> list[Any]:
+    """Generation prompts (``Example`` s, no answer) for ``items`` under ablation ``kind``.
+
+    Parameters
+    ----------
+    run : a loaded run (:func:`ecgbyte.elm.generate.load_run`).
+    items : ``QAItem`` s.
+    kind : ``"baseline"`` or one of :data:`ABLATIONS`.
+    seed : seeds the noise and the shuffling.
+    noise_std_mv : standard deviation of the added noise, mV (``noise`` only).
+    cache : an ``EncodedCache`` of the run's ECG tokenizer (shared between calls to encode once).
+    """
+    from ecgbyte.data.sequences import EncodedCache, SequenceBuilder
+    from ecgbyte.elm import model as M
+    from ecgbyte.elm.train import make_builder, policy_of
+
+    if kind not in ("baseline", *ABLATIONS):
+        raise DatasetError(f"unknown ablation {kind!r}; choose baseline or one of {', '.join(ABLATIONS)}")
+    if kind == "noise" and not noise_std_mv > 0:
+        raise DatasetError(f"noise_std_mv must be > 0 mV, got {noise_std_mv!r}")
+    cfg, lay = run.config, run.layout
+    cache = cache or EncodedCache(run.ecg_tokenizer)
+    if kind == "no_signal":
+        builder = SequenceBuilder(
+            lay,
+            policy_of(cfg),
+            max_length=cfg.max_length,
+            encode_text=M.encode_text_fn(run.text_tokenizer),
+            no_signal=True,
+        )
+        return [
+            builder.build([], it.question, None, item_id=it.item_id, question_type=it.question_type)
+            for it in items
+        ]
+    builder = make_builder(cfg, lay, run.text_tokenizer)
+    if cfg.no_signal:  # a text-only run: every ablation equals the baseline
+        return [
+            builder.build([], it.question, None, item_id=it.item_id, question_type=it.question_type)
+            for it in items
+        ]
+    sources = list(items)
+    if kind == "shuffled":
+        perm = different_patient_permutation([it.patient_id for it in items], seed=seed)
+        sources = [items[j] for j in perm]
+    rng = np.random.default_rng(seed)
+    memo: dict[str, Any] = {}
+    out = []
+    for it, src in zip(items, sources):
+        if kind in ("blackout", "noise"):
+            from ecgbyte.data.items import ecg_key
+
+            encs = []
+            for e in src.ecgs:
+                key = ecg_key(e)
+                if key not in memo:
+                    memo[key] = _perturbed(run.ecg_tokenizer, e, kind, rng, noise_std_mv)
+                encs.append(memo[key])
+        else:
+            encs = [cache.get(e) for e in src.ecgs]
+        out.append(builder.build(encs, it.question, None, item_id=it.item_id, question_type=it.question_type))
+    return out
+
+
+def generate_sorted(
+    run: Any,
+    examples: Sequence[Any],
+    *,
+    batch_size: int = 32,
+    max_new_tokens: int | None = None,
+    num_beams: int | None = None,
+) -> list[str]:
+    """Batched answers in input order, batching prompts of similar length (less left padding)."""
+    from ecgbyte.elm.generate import generate_answers
+
+    order = sorted(range(len(examples)), key=lambda i: examples[i].prompt_len)
+    answers = generate_answers(
+        run.model,
+        run.text_tokenizer,
+        [examples[i] for i in order],
+        run.layout,
+        batch_size=batch_size,
+        max_new_tokens=max_new_tokens or run.config.max_new_tokens,
+        num_beams=num_beams or run.config.num_beams,
+    )
+    out = [""] * len(examples)
+    for i, a in zip(order, answers):
+        out[i] = a
+    return out
+
+
+__all__ = ["ABLATIONS", "ablation_examples", "different_patient_permutation", "generate_sorted"]

