@@ -58,6 +58,19 @@ def test_compiled_trainer_matches_reference(case):
     assert fast == spec
 
 
+@settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(corpora())
+def test_window_recount_path_matches_reference(case):
+    """The path taken when a merge reuses an existing string's id, forced on every merge."""
+    seqs, options = case
+    unique, weights = trainer_mod._dedupe(seqs, options["alphabet_size"])
+    opts = [options[k] for k in ("n_merges", "min_frequency", "max_token_length", "alphabet_size")]
+    pairs, ids = trainer_mod._train_arrays(unique, weights, *opts, progress=False, always_window=True)
+    spec = reference.train(seqs, **options)
+    assert pairs.tolist() == spec.pairs.tolist()
+    assert ids.tolist() == spec.ids.tolist()
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_matches_reference_on_larger_corpora_through_every_growth_path(seed, monkeypatch):
     """Enough distinct pairs, queue entries and long tokens to grow every kernel array."""

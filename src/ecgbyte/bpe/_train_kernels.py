@@ -19,10 +19,14 @@ Data structures (N = corpus symbols, all int32 per symbol: 16 bytes per symbol i
   lowest ``(left, right)``). Entries whose count no longer matches the table are skipped.
 
 A merge walks its pair's list; for each occurrence (for an ``(x, x)`` pair: each maximal run,
-merged left to right) it takes a *window*: the run of equal tokens left of the change, the change,
-and the run right of it. It subtracts the window's pair counts, rewrites the tokens and adds the
-window's counts back. Runs end at the window's edges, so the counts stay exact, and the work is
-proportional to the occurrences and their neighbouring runs only.
+merged left to right) it takes the changed adjacencies out of their lists, rewrites the tokens and
+puts the new adjacencies in. Counts change only around the occurrence: ``a x y b -> a X b`` loses
+``ax``, ``xy``, ``yb`` and gains ``aX``, ``Xb``, except that when ``a == x`` (``b == y``) the run of
+x's (y's) loses one token, which changes its ``k // 2`` count only if k was even (a walk over that
+run tells). A run of k x's becomes k // 2 X's (and an x if k is odd). If the new token's string
+already existed (a reused id), it may join a neighbouring run: then the kernel recounts a window of
+whole runs around the change instead (``_scan``). The work is proportional to the occurrences and
+the runs next to them, never to the corpus.
 """
 
 from __future__ import annotations
@@ -37,8 +41,8 @@ _MULT = -7046029254386353131  # 0x9E3779B97F4A7C15 as int64 (Fibonacci hashing)
 _HBASE = 1000003  # polynomial hash base of token strings
 
 # st (int64 scalars shared by the kernels and the Python driver)
-USED, NTOUCH, NOUT, HSIZE, VSIZE, VBUF, PHASE, CURKEY, CURNEW, MAXLEN = range(10)
-N_STATE = 10
+USED, NTOUCH, NOUT, HSIZE, VSIZE, VBUF, PHASE, CURKEY, CURNEW, MAXLEN, ALWAYS_WINDOW = range(11)
+N_STATE = 11
 # train_chunk return codes: go on / stop (no pair left) / the caller must grow an array and call again
 GO_ON, STOP, NEED_TABLE, NEED_HEAP, NEED_VBUF = range(5)
 
@@ -280,24 +284,57 @@ def _merge_occurrence(p, x, y, new, sym, nxt, onext, oprev, tkey, tcnt, thead, t
             k += 1
     o = _prev(sym, nxt, t0)
     r = _next(sym, nxt, tlast)
-    # window: the run of equal tokens left of the change .. the one right of it
-    s = t0
-    if o >= 0:
-        s = o
-        while True:
-            u = _prev(sym, nxt, s)
-            if u < 0 or sym[u] != sym[o]:
-                break
-            s = u
-    e = tlast
-    if r >= 0:
-        e = r
-        while True:
-            u = _next(sym, nxt, e)
-            if u < 0 or sym[u] != sym[r]:
-                break
-            e = u
-    _scan(sym, nxt, s, e, -w, tkey, tcnt, thead, tstamp, touched, st)
+    a = sym[o] if o >= 0 else DEAD
+    b = sym[r] if r >= 0 else DEAD
+    # The new token can join a neighbouring run only if its string already existed (an id reused):
+    # then recount a window of whole runs; otherwise update the few counts that change directly.
+    generic = a == new or b == new or st[ALWAYS_WINDOW] != 0  # (the tests force the window path)
+    if generic:  # window: the run of equal tokens left of the change .. the one right of it
+        s = t0
+        if o >= 0:
+            s = o
+            while True:
+                u = _prev(sym, nxt, s)
+                if u < 0 or sym[u] != a:
+                    break
+                s = u
+        e = tlast
+        if r >= 0:
+            e = r
+            while True:
+                u = _next(sym, nxt, e)
+                if u < 0 or sym[u] != b:
+                    break
+                e = u
+        _scan(sym, nxt, s, e, -w, tkey, tcnt, thead, tstamp, touched, st)
+    elif x == y:  # a run of k x's between a and b (both != x): it held k // 2 pairs
+        if o >= 0:
+            _add(tkey, tcnt, thead, tstamp, touched, st, a, x, -w)
+        _add(tkey, tcnt, thead, tstamp, touched, st, x, x, -w * (k // 2))
+        if r >= 0 and k % 2 == 0:
+            _add(tkey, tcnt, thead, tstamp, touched, st, x, b, -w)
+    else:  # a x y b: a run of x's ending at p loses p, one of y's starting at q loses q
+        if a == x:
+            run = 1
+            u = o
+            while u >= 0 and sym[u] == x:
+                run += 1
+                u = _prev(sym, nxt, u)
+            if run % 2 == 0:
+                _add(tkey, tcnt, thead, tstamp, touched, st, x, x, -w)
+        elif o >= 0:
+            _add(tkey, tcnt, thead, tstamp, touched, st, a, x, -w)
+        _add(tkey, tcnt, thead, tstamp, touched, st, x, y, -w)
+        if b == y:
+            run = 1
+            u = r
+            while u >= 0 and sym[u] == y:
+                run += 1
+                u = _next(sym, nxt, u)
+            if run % 2 == 0:
+                _add(tkey, tcnt, thead, tstamp, touched, st, y, y, -w)
+        elif r >= 0:
+            _add(tkey, tcnt, thead, tstamp, touched, st, y, b, -w)
     # take the changed adjacencies out of their occurrence lists
     if o >= 0:
         _unlink(onext, oprev, thead, _slot(tkey, _key(sym[o], sym[t0])), o)
@@ -338,9 +375,20 @@ def _merge_occurrence(p, x, y, new, sym, nxt, onext, oprev, tkey, tcnt, thead, t
         t = u
     if r >= 0:
         _push(onext, oprev, thead, _get(tkey, tcnt, thead, tstamp, st, sym[last], sym[r]), last)
-    if r < 0:
-        e = last
-    _scan(sym, nxt, s, e, w, tkey, tcnt, thead, tstamp, touched, st)
+    if generic:
+        if r < 0:
+            e = last
+        _scan(sym, nxt, s, e, w, tkey, tcnt, thead, tstamp, touched, st)
+        return
+    if o >= 0:
+        _add(tkey, tcnt, thead, tstamp, touched, st, a, new, w)
+    m = k // 2  # new tokens, then an x if k is odd
+    if m >= 2:
+        _add(tkey, tcnt, thead, tstamp, touched, st, new, new, w * (m // 2))
+    if k % 2 == 1:
+        _add(tkey, tcnt, thead, tstamp, touched, st, new, x, w)
+    elif r >= 0:
+        _add(tkey, tcnt, thead, tstamp, touched, st, new, b, w)
 
 
 @_inline

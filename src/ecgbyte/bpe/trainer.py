@@ -135,6 +135,7 @@ def _train_arrays(
     max_token_length: int | None,
     alphabet_size: int,
     progress: bool,
+    always_window: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Lay out the corpus, run the kernels, return ``(pairs [n, 2], ids [n])`` int32."""
     from ecgbyte.bpe import _train_kernels as K
@@ -162,6 +163,7 @@ def _train_arrays(
         sym[pos + n] = K.SENT
         pos += n + 1
     state = _State(nodes, np.asarray(gstart, np.int64), np.asarray(gw, np.int64), alphabet_size, n_merges)
+    state.st[K.ALWAYS_WINDOW] = always_window  # recount windows of runs (the rare path) for tests
     max_len = _INT32_MAX if max_token_length is None else max_token_length
     state.init_heap(max_len)
     chunk = max(1, min(100, n_merges // 50))
