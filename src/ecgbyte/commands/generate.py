@@ -1,0 +1,52 @@
+"""Answer every question of a dataset split with a trained run; write predictions JSONL.
+
+Example::
+
+    ecgbyte generate runs/tiny --split test --out runs/tiny/preds.jsonl
+
+The split is rebuilt from the dataset spec stored in the run's config (same data, same patients).
+Each line: item_id, question_type, question, reference, prediction, n_cut (ECG tokens cut).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+NAME = "generate"
+HELP = "batched greedy/beam answers of a trained run over a dataset split (JSONL)"
+ORDER = 61
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", help="training run directory")
+    p.add_argument("--split", default="test", help="train, valid or test (default: test)")
+    p.add_argument("--out", required=True, help="predictions JSONL path")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--max-new-tokens", type=int, default=None)
+    p.add_argument("--num-beams", type=int, default=None, help="1 = greedy (default: the run's config)")
+    p.add_argument("--limit", type=int, default=None, help="only the first N items")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ecgbyte.data.registry import load_splits
+    from ecgbyte.elm._io import write_jsonl
+    from ecgbyte.elm.generate import accuracy_by_type, load_run, predict
+    from ecgbyte.errors import DatasetError
+
+    run_ = load_run(args.run_dir)
+    spec = run_.config.extra.get("data")
+    if not spec:
+        raise DatasetError(
+            f"{args.run_dir}: config.json has no extra.data dataset spec; cannot rebuild the split"
+        )
+    splits = load_splits(spec)
+    if args.split not in splits:
+        raise DatasetError(f"unknown split {args.split!r}; choose one of {', '.join(splits)}")
+    items = splits[args.split][: args.limit]
+    rows = predict(
+        run_, items, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, num_beams=args.num_beams
+    )
+    write_jsonl(args.out, rows)
+    print(json.dumps({"n": len(rows), "out": args.out, "exact_match": accuracy_by_type(rows)}, indent=2))
+    return 0

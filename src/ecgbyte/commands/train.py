@@ -1,0 +1,124 @@
+"""Train an ECG language model on ECG-Byte tokens + text.
+
+Examples::
+
+    ecgbyte train --data synthetic --model tiny --out runs/tiny            # CPU, minutes
+    ecgbyte train --data synthetic --model tiny --out runs/tiny --resume   # after a kill
+    ecgbyte train --data synthetic --preset paper --model /models/Llama-3.2-1B --out runs/paper
+    accelerate launch -m ecgbyte.cli train ...                             # several GPUs
+
+The run directory gets config.json, layout.json, both tokenizers, log.jsonl and checkpoints.
+Without --ecg-tokenizer, a tokenizer is trained on the training split's ECGs first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+NAME = "train"
+HELP = "train an ECG language model (tiny Llama or a local HF model; LoRA or full)"
+ORDER = 60
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", default="synthetic", help="dataset name (default: synthetic)")
+    p.add_argument(
+        "--model", default=None, help="'tiny' or a local HF causal-LM directory (default: preset's)"
+    )
+    p.add_argument("--out", required=True, help="run directory")
+    p.add_argument(
+        "--resume", action="store_true", help="continue the run in --out from its latest checkpoint"
+    )
+    p.add_argument(
+        "--preset", default="baby", choices=("baby", "paper"), help="TrainConfig preset (default: baby)"
+    )
+    p.add_argument("--config", default=None, help="TrainConfig JSON (overrides the preset)")
+    p.add_argument("--ecg-tokenizer", default=None, help="ECGByteTokenizer directory (default: train one)")
+    p.add_argument("--n-ecgs", type=int, default=1200, help="synthetic data: number of ECGs")
+    p.add_argument(
+        "--fs", type=float, default=50.0, help="synthetic data: sampling rate after preprocessing (Hz)"
+    )
+    p.add_argument(
+        "--leads", default="II,V1", help="comma-separated leads (synthetic data and the model input)"
+    )
+    p.add_argument("--n-merges", type=int, default=1000, help="merges when training the ECG tokenizer")
+    p.add_argument("--finetune", choices=("full", "lora"), default=None)
+    p.add_argument("--steps", type=int, default=None, help="optimizer steps (overrides --epochs)")
+    p.add_argument("--epochs", type=float, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--grad-accum", type=int, default=None)
+    p.add_argument("--max-length", type=int, default=None, help="context length in tokens")
+    p.add_argument("--no-truncate", action="store_true", help="error on sequences longer than the context")
+    p.add_argument("--no-signal", action="store_true", help="ablation: text only, ECG tokens removed")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ecgbyte.data.registry import load_splits
+    from ecgbyte.elm.config import TrainConfig
+    from ecgbyte.elm.train import train
+
+    leads = tuple(x.strip() for x in args.leads.split(",") if x.strip())
+    data = {
+        "name": args.data,
+        "n_ecgs": args.n_ecgs,
+        "seed": args.seed,
+        "target_fs": args.fs,
+        "leads": list(leads),
+    }
+    over = {
+        k: v
+        for k, v in {
+            "model": args.model,
+            "finetune": args.finetune,
+            "max_steps": args.steps,
+            "epochs": args.epochs,
+            "lr": args.lr,
+            "batch_size": args.batch_size,
+            "grad_accum": args.grad_accum,
+            "max_length": args.max_length,
+        }.items()
+        if v is not None
+    }
+    if args.no_truncate:
+        over["truncate"] = False
+    if args.no_signal:
+        over["no_signal"] = True
+    if args.config:
+        cfg = TrainConfig.load(args.config)
+        cfg = TrainConfig.from_dict({**cfg.to_dict(), **over})
+    else:
+        cfg = TrainConfig.preset(args.preset, seed=args.seed, keep_leads=leads, **over)
+    cfg.extra = {**cfg.extra, "data": data}
+    splits = load_splits(data)
+    tok = _ecg_tokenizer(args, splits, leads)
+    summary = train(
+        cfg,
+        splits["train"],
+        ecg_tokenizer=tok,
+        run_dir=args.out,
+        resume=args.resume,
+        progress=not args.no_progress,
+    )
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _ecg_tokenizer(args: argparse.Namespace, splits: dict, leads: tuple[str, ...]):
+    from pathlib import Path
+
+    from ecgbyte.data.synthetic_qa import preprocess_config_for
+    from ecgbyte.tokenizer import ECGByteTokenizer
+
+    if args.ecg_tokenizer:
+        return ECGByteTokenizer.from_pretrained(args.ecg_tokenizer)
+    saved = Path(args.out) / "ecg_tokenizer"
+    if args.resume and saved.is_dir():
+        return ECGByteTokenizer.from_pretrained(saved)
+    ecgs = list({e.record_id: e for it in splits["train"] for e in it.ecgs}.values())
+    return ECGByteTokenizer.train(
+        ecgs, n_merges=args.n_merges, leads=leads, seed=args.seed, preprocess=preprocess_config_for(args.fs)
+    )

@@ -1,0 +1,90 @@
+"""``QAItem``: one dataset example = ECG(s) + question + answer + ids, shared by every loader.
+
+Loaders (synthetic QA, ECG-QA, ECG-Chat, PTB-XL reports) all yield ``QAItem``; sequence
+building (:mod:`ecgbyte.data.sequences`) and splitting (:mod:`ecgbyte.data.splits`) only read
+these fields. An ECG is either an in-memory :class:`~ecgbyte.ecg.Ecg` or a reference to a record
+file (anything with a ``path`` and ``record_id``, e.g. ``ecgbyte.io.RecordRef``), read lazily.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ecgbyte.ecg import Ecg
+from ecgbyte.errors import DatasetError
+
+
+@dataclass(frozen=True)
+class QAItem:
+    """One question about one or more ECGs, with its reference answer.
+
+    Attributes
+    ----------
+    item_id : unique id of the example within its dataset.
+    patient_id : patient of the (first) ECG; splits keep each patient in one split.
+    ecgs : the ECGs the question is about, in sequence order (comparison questions have two),
+        each an ``Ecg`` or a record reference with ``.path`` and ``.record_id``.
+    question, answer : text; the answer is the training target and the reference for scoring.
+    meta : free-form fields (``question_type``, ``fold``, ...); never fed to the model.
+    """
+
+    item_id: str
+    patient_id: str
+    ecgs: tuple[Any, ...]
+    question: str
+    answer: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ecgs", tuple(self.ecgs))
+        where = f"QA item {self.item_id!r}"
+        if not isinstance(self.question, str) or not self.question.strip():
+            raise DatasetError(f"{where}: empty question; every item needs question text")
+        if not isinstance(self.answer, str) or not self.answer.strip():
+            raise DatasetError(f"{where}: empty answer; drop the item or give it a reference answer")
+        if self.patient_id is None or str(self.patient_id) == "":
+            raise DatasetError(f"{where}: missing patient_id (needed for patient-level splits)")
+        object.__setattr__(self, "patient_id", str(self.patient_id))
+
+    @property
+    def question_type(self) -> str:
+        """``meta["question_type"]`` or ``"unknown"``."""
+        return str(self.meta.get("question_type", "unknown"))
+
+    def ecg_keys(self) -> list[str]:
+        """Record id of each ECG (the cache key), in order."""
+        return [ecg_key(e) for e in self.ecgs]
+
+
+def ecg_key(ecg: Any) -> str:
+    """Stable id of an ``Ecg`` or record reference, used to cache its encoding."""
+    rid = getattr(ecg, "record_id", None)
+    if rid:
+        return str(rid)
+    src = getattr(ecg, "source", None) or getattr(ecg, "path", None)
+    if src:
+        return str(src)
+    raise DatasetError("an ECG without record_id or source cannot be cached; give it a record_id")
+
+
+def load_ecg(ecg: Any) -> Ecg:
+    """Return ``ecg`` itself if it is an ``Ecg``, else read the referenced record file."""
+    if isinstance(ecg, Ecg):
+        return ecg
+    path = getattr(ecg, "path", None)
+    if path is None:
+        raise DatasetError(f"cannot read ECG {ecg!r}: neither an Ecg nor a reference with .path")
+    from ecgbyte.io import read_record  # lazy: the io helper lands separately
+
+    rec = read_record(path)
+    return rec.replace(
+        record_id=getattr(ecg, "record_id", None) or rec.record_id,
+        patient_id=getattr(ecg, "patient_id", None) or rec.patient_id,
+    )
+
+
+def question_types(items: Iterable[QAItem]) -> list[str]:
+    """Sorted distinct question types."""
+    return sorted({it.question_type for it in items})

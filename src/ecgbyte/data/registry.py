@@ -1,0 +1,44 @@
+"""Named datasets for ``ecgbyte train`` / ``ecgbyte generate``: a spec dict -> patient-level splits.
+
+A run stores its dataset spec in ``TrainConfig.extra["data"]`` (e.g. ``{"name": "synthetic",
+"n_ecgs": 1200, "seed": 0, "target_fs": 50, "leads": ["II", "V1"]}``) so that generation rebuilds exactly
+the same splits. Loaders for real datasets register here with :func:`register`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ecgbyte.data.items import QAItem
+from ecgbyte.errors import DatasetError
+
+Loader = Callable[[dict[str, Any]], dict[str, list[QAItem]]]
+_LOADERS: dict[str, Loader] = {}
+
+
+def register(name: str, loader: Loader) -> None:
+    """Make ``loader(spec) -> {"train": [...], "valid": [...], "test": [...]}`` available as ``name``."""
+    _LOADERS[name] = loader
+
+
+def load_splits(spec: dict[str, Any]) -> dict[str, list[QAItem]]:
+    """Build the splits a dataset spec describes; ``DatasetError`` for an unknown name."""
+    name = spec.get("name")
+    if name not in _LOADERS:
+        raise DatasetError(f"unknown dataset {name!r}; known: {', '.join(sorted(_LOADERS))}")
+    return _LOADERS[name](spec)
+
+
+def _synthetic(spec: dict[str, Any]) -> dict[str, list[QAItem]]:
+    from ecgbyte.data.synthetic_qa import synthetic_splits
+
+    return synthetic_splits(
+        int(spec.get("n_ecgs", 1200)),
+        seed=int(spec.get("seed", 0)),
+        target_fs=float(spec.get("target_fs", 50.0)),
+        leads=tuple(spec.get("leads", ("II", "V1"))),
+    )
+
+
+register("synthetic", _synthetic)

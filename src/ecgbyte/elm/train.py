@@ -1,0 +1,336 @@
+"""Training loop for ECG language models, on accelerate (CPU, one GPU, or many; read top to bottom).
+
+Run directory (everything needed to resume, evaluate or ship)::
+
+    RUN_DIR/config.json        TrainConfig
+    RUN_DIR/layout.json        SequenceLayout (ECG offset, marker ids, ECG tokenizer hash)
+    RUN_DIR/text_tokenizer/    HF tokenizer (with the marker tokens)
+    RUN_DIR/ecg_tokenizer/     ECGByteTokenizer.save_pretrained
+    RUN_DIR/base/              tiny model's initial weights (model="tiny" only)
+    RUN_DIR/log.jsonl          one line per log_every steps (loss, lr, tokens/s, cut tokens)
+    RUN_DIR/checkpoints/step-NNNNNNN/{weights/, optimizer.pt, rng.pt, state.json}
+    RUN_DIR/latest.json        name of the newest complete checkpoint
+
+Exact resume: the data order is a pure function of ``(seed, epoch)`` (a fresh
+``np.random.default_rng(seed + epoch)`` permutation per epoch), the learning rate a pure function
+of the step (:func:`~ecgbyte.elm.config.lr_at`), and the checkpoint holds the weights, the AdamW
+state and the torch RNG state; so a run killed after a checkpoint and resumed with ``resume=True``
+ends with the same parameters as an uninterrupted run. Multi-GPU: ``accelerate launch -m
+ecgbyte.cli train ...`` (or ``torchrun``); each process takes its slice of every global batch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from collections.abc import Sequence
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ecgbyte.data.items import QAItem
+from ecgbyte.data.sequences import (
+    EncodedCache,
+    Example,
+    SequenceBuilder,
+    SequenceLayout,
+    TruncationPolicy,
+    build_examples,
+    collate,
+)
+from ecgbyte.elm import model as M
+from ecgbyte.elm._io import write_json
+from ecgbyte.elm.config import TrainConfig, lr_at
+from ecgbyte.errors import ConfigError, DatasetError, ModelError
+
+
+def policy_of(cfg: TrainConfig) -> TruncationPolicy:
+    """The truncation policy a config describes (the same object rule for training and evaluation)."""
+    return TruncationPolicy(
+        keep_leads=cfg.keep_leads,
+        max_seconds=cfg.max_seconds,
+        max_ecg_tokens=cfg.max_ecg_tokens,
+        truncate=cfg.truncate,
+    )
+
+
+def make_builder(cfg: TrainConfig, layout: SequenceLayout, text_tokenizer: Any) -> SequenceBuilder:
+    return SequenceBuilder(
+        layout,
+        policy_of(cfg),
+        max_length=cfg.max_length,
+        encode_text=M.encode_text_fn(text_tokenizer),
+        answer_reserve=cfg.max_new_tokens + 1,
+        no_signal=cfg.no_signal,
+    )
+
+
+def prepare_run(cfg: TrainConfig, train_items: Sequence[QAItem], ecg_tokenizer: Any, run_dir: Path) -> tuple:
+    """Fresh run: write config, tokenizers, layout (and the tiny base model); return (model, text_tok, layout)."""
+    from ecgbyte.data.sequences import tokenizer_hash
+
+    if cfg.model != "tiny":
+        M.check_model_path(cfg.model)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg.save(run_dir / "config.json")
+    if cfg.model == "tiny":
+        texts = [t for it in train_items for t in (it.question, it.answer)]
+        text_tok = M.train_text_tokenizer(texts, vocab_size=cfg.text_vocab_size)
+    else:
+        text_tok = M.load_text_tokenizer(cfg.model)
+    leads = cfg.keep_leads or tuple(getattr(ecg_tokenizer, "leads", ()))
+    layout = M.add_markers(
+        text_tok,
+        ecg_vocab_size=ecg_tokenizer.vocab_size,
+        tokenizer_hash=tokenizer_hash(ecg_tokenizer),
+        lead_names=leads if cfg.lead_markers else None,
+    )
+    text_tok.save_pretrained(str(run_dir / "text_tokenizer"))
+    ecg_tokenizer.save_pretrained(run_dir / "ecg_tokenizer")
+    write_json(run_dir / "layout.json", layout.to_dict())
+    if cfg.model == "tiny":
+        model = M.build_tiny_llama(cfg, layout)
+        model.save_pretrained(str(run_dir / "base"), safe_serialization=True)
+        first_new = layout.ecg_start_id
+    else:
+        model = M.load_base_model(cfg.model)
+        first_new = model.get_input_embeddings().weight.shape[0]
+        M.resize_for_ecg(model, layout)
+    import torch
+
+    torch.manual_seed(cfg.seed)  # LoRA's random init (kaiming A) is seeded too
+    return M.apply_finetuning(model, cfg, first_new_row=first_new), text_tok, layout
+
+
+def base_dir_of(cfg: TrainConfig, run_dir: Path) -> Path:
+    return run_dir / "base" if cfg.model == "tiny" else Path(cfg.model)
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    p = run_dir / "latest.json"
+    return run_dir / "checkpoints" / json.loads(p.read_text())["checkpoint"] if p.exists() else None
+
+
+def batch_indices(
+    step: int, micro: int, cfg: TrainConfig, n: int, *, rank: int = 0, world: int = 1
+) -> np.ndarray:
+    """Example indices of micro-batch ``micro`` of optimizer step ``step`` for process ``rank``.
+
+    Global micro-batch ``m = step * grad_accum + micro`` of ``batch_size * world`` examples; epoch
+    ``e`` uses the permutation ``default_rng(seed + e).permutation(n)``; the last partial batch of
+    an epoch is dropped (so every batch has the same size).
+    """
+    gb = cfg.batch_size * world
+    per_epoch = n // gb
+    if per_epoch == 0:
+        raise DatasetError(f"{n} training examples < one global batch of {gb}; lower batch_size")
+    m = step * cfg.grad_accum + micro
+    epoch, pos = divmod(m, per_epoch)
+    perm = np.random.default_rng(cfg.seed + epoch).permutation(n)
+    chunk = perm[pos * gb : (pos + 1) * gb]
+    return chunk[rank * cfg.batch_size : (rank + 1) * cfg.batch_size]
+
+
+def total_steps_of(cfg: TrainConfig, n: int, world: int = 1) -> int:
+    if cfg.max_steps:
+        return cfg.max_steps
+    return max(1, math.floor(cfg.epochs * (n // (cfg.batch_size * world)) / cfg.grad_accum))
+
+
+def train(
+    cfg: TrainConfig,
+    train_items: Sequence[QAItem],
+    *,
+    ecg_tokenizer: Any,
+    run_dir: str | Path,
+    resume: bool = False,
+    stop_after: int | None = None,
+    progress: bool = True,
+    cache_dir: str | Path | None = None,
+) -> dict[str, Any]:
+    """Train (or resume) an ECG language model on ``train_items``; returns a summary dict.
+
+    Parameters
+    ----------
+    cfg : the run's config (on resume, the one in ``run_dir/config.json`` is used and must match).
+    train_items : QA items of the training split.
+    ecg_tokenizer : a trained ``ECGByteTokenizer``; on resume its hash must match the run's.
+    run_dir : run directory (see the module docstring).
+    resume : continue from ``latest.json``'s checkpoint.
+    stop_after : stop (with a checkpoint) after this optimizer step, as if killed; for tests.
+    cache_dir : optional on-disk cache of encoded ECGs (``.npz`` per record and tokenizer).
+    """
+    import torch
+    from accelerate import Accelerator
+    from tqdm.auto import tqdm
+
+    run_dir = Path(run_dir)
+    ckpt = latest_checkpoint(run_dir) if resume else None
+    if resume and ckpt is None:
+        raise ModelError(f"{run_dir}: nothing to resume (no latest.json); drop --resume to start fresh")
+    if not resume and (run_dir / "latest.json").exists():
+        raise ConfigError(f"{run_dir} already holds a run; pass --resume or choose a new --out")
+    if ckpt is not None:
+        from ecgbyte.data.sequences import tokenizer_hash
+
+        layout = SequenceLayout.from_dict(json.loads((run_dir / "layout.json").read_text()))
+        layout.check_tokenizer(tokenizer_hash(ecg_tokenizer), where=str(run_dir))
+        saved = TrainConfig.load(run_dir / "config.json")
+        if saved.to_dict() != cfg.to_dict():
+            raise ConfigError(
+                f"{run_dir}: the config differs from the run's config.json; resume with the same options"
+            )
+        text_tok = M.load_text_tokenizer(run_dir / "text_tokenizer")
+        model = M.load_weights(
+            ckpt / "weights", cfg, base_dir=base_dir_of(cfg, run_dir), layout=layout, is_trainable=True
+        )
+        state = json.loads((ckpt / "state.json").read_text())
+        start_step = int(state["step"])
+    else:
+        model, text_tok, layout = prepare_run(cfg, train_items, ecg_tokenizer, run_dir)
+        start_step = 0
+
+    cache = EncodedCache(ecg_tokenizer, cache_dir)
+    examples = build_examples(train_items, make_builder(cfg, layout, text_tok), cache)
+    n_cut = sum(ex.n_cut for ex in examples)
+
+    bf16 = cfg.precision == "bf16" or (
+        cfg.precision == "auto" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    )
+    trackers = _trackers()
+    acc = Accelerator(
+        mixed_precision="bf16" if bf16 else "no", log_with=trackers or None, project_dir=str(run_dir)
+    )
+    torch.manual_seed(cfg.seed)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+    if ckpt is not None:
+        opt.load_state_dict(torch.load(ckpt / "optimizer.pt", weights_only=True))
+        torch.set_rng_state(torch.load(ckpt / "rng.pt", weights_only=True))
+    model, opt = acc.prepare(model, opt)
+    model.train()
+    if trackers:
+        acc.init_trackers("ecgbyte", config={k: str(v) for k, v in cfg.to_dict().items()})
+
+    total = total_steps_of(cfg, len(examples), acc.num_processes)
+    end = total if stop_after is None else min(total, stop_after)
+    log_path = run_dir / "log.jsonl"
+    _truncate_log(log_path, start_step)
+    bar = tqdm(
+        range(start_step, end),
+        initial=start_step,
+        total=total,
+        disable=not (progress and acc.is_main_process),
+        desc="train",
+    )
+    t0, tokens, loss_sum, loss_n, last = time.perf_counter(), 0, 0.0, 0, float("nan")
+    for step in bar:
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, cfg, total)
+        step_loss = 0.0
+        for micro in range(cfg.grad_accum):
+            idx = batch_indices(
+                step, micro, cfg, len(examples), rank=acc.process_index, world=acc.num_processes
+            )
+            batch = {
+                k: v.to(acc.device) for k, v in collate([examples[i] for i in idx], layout.pad_id).items()
+            }
+            tokens += int(batch["attention_mask"].sum())
+            sync = nullcontext() if micro == cfg.grad_accum - 1 else acc.no_sync(model)
+            with sync, acc.autocast():
+                loss = model(**batch).loss / cfg.grad_accum
+                acc.backward(loss)
+            step_loss += float(loss.detach())
+        if cfg.grad_clip > 0:
+            acc.clip_grad_norm_(params, cfg.grad_clip)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        last, loss_sum, loss_n = step_loss, loss_sum + step_loss, loss_n + 1
+        tps = tokens / max(time.perf_counter() - t0, 1e-9)
+        bar.set_postfix(loss=f"{step_loss:.4f}", tok_s=f"{tps:.0f}")
+        done = step + 1
+        if cfg.log_every and (done % cfg.log_every == 0 or done == end) and acc.is_main_process:
+            row = {
+                "step": done,
+                "loss": loss_sum / loss_n,
+                "lr": lr_at(step, cfg, total),
+                "tokens": tokens,
+                "tokens_per_s": round(tps, 1),
+                "n_cut_tokens": n_cut,
+            }
+            with log_path.open("a") as fh:
+                fh.write(json.dumps(row) + "\n")
+            if trackers:
+                acc.log(row, step=done)
+            loss_sum, loss_n = 0.0, 0
+        if (cfg.save_every and done % cfg.save_every == 0) or done == end:
+            save_checkpoint(acc, model, opt, run_dir, done, total)
+    bar.close()
+    if trackers:
+        acc.end_training()
+    wall = time.perf_counter() - t0
+    return {
+        "run_dir": str(run_dir),
+        "steps": end,
+        "total_steps": total,
+        "final_loss": last,
+        "tokens": tokens,
+        "tokens_per_s": tokens / max(wall, 1e-9),
+        "train_s": wall,
+        "n_examples": len(examples),
+        "n_cut_tokens": n_cut,
+        "n_ecgs_encoded": cache.n_encoded,
+    }
+
+
+def save_checkpoint(
+    acc: Any, model: Any, opt: Any, run_dir: Path, step: int, total: int, keep: int = 2
+) -> Path:
+    """Write ``checkpoints/step-N`` via a temp dir + rename, point ``latest.json`` at it, prune old ones."""
+    import torch
+
+    acc.wait_for_everyone()
+    final = run_dir / "checkpoints" / f"step-{step:07d}"
+    if acc.is_main_process:
+        tmp = final.with_name(final.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        M.save_weights(acc.unwrap_model(model), tmp / "weights")
+        torch.save(opt.state_dict(), tmp / "optimizer.pt")
+        torch.save(torch.get_rng_state(), tmp / "rng.pt")
+        write_json(tmp / "state.json", {"step": step, "total_steps": total})
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
+        write_json(run_dir / "latest.json", {"checkpoint": final.name, "step": step})
+        old = sorted(p for p in final.parent.glob("step-*") if p.is_dir() and not p.name.endswith(".tmp"))
+        for p in old[:-keep]:
+            shutil.rmtree(p, ignore_errors=True)
+    acc.wait_for_everyone()
+    return final
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop log lines past ``step`` (written after the checkpoint a resumed run restarts from)."""
+    if not path.exists():
+        return
+    rows = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
+    path.write_text("".join(r + "\n" for r in rows))
+
+
+def _trackers() -> list[str]:
+    import importlib.util
+    import os
+
+    out = []
+    if importlib.util.find_spec("tensorboard") is not None:
+        out.append("tensorboard")
+    if os.environ.get("WANDB_PROJECT") and importlib.util.find_spec("wandb") is not None:
+        out.append("wandb")
+    return out
+
+
+__all__ = ["Example", "batch_indices", "latest_checkpoint", "lr_at", "policy_of", "save_checkpoint", "train"]
