@@ -23,9 +23,10 @@ Choices for a 2-core CPU and about 10 minutes (and why):
 - **Balanced labels** (half AF; a third per rate class), so a text-only model sits at chance
   (50% rhythm, 33% rate) and the gap measures what the ECG tokens contribute.
 
-Measured (seed 0, shared 2-core CPU under load from other jobs, torch 2.13 fp32): rate 92.3%,
-rhythm 91.8% on 233 held-out patients' ECGs vs 30.9% / 49.4% without the signal; 522 s total
-(training the ECG model 482 s at ~3.9k tokens/s; about 6.7k tokens/s on an idle core).
+Measured (seed 0, torch 2.13 fp32, shared 2-core CPU; results are bit-identical across runs):
+rate 92.3%, rhythm 91.8% on 233 held-out ECGs of 119 patients (466 questions) vs 30.9% / 49.4%
+without the signal. Wall time 254 s in total when the machine was lightly loaded (ECG model
+222 s at ~8.7k tokens/s) and 522 s when other jobs loaded both cores (~3.9k tokens/s).
 
 The paper's full recipe (12 leads, 250 Hz, 3500 merges, Llama-3.2-1B with LoRA r 16 / alpha 32,
 inverse-sqrt warmup 500, ~1k context) is ``TrainConfig.preset("paper")`` plus
