@@ -3,14 +3,13 @@
 :mod:`ecgbyte.bpe.trainer` validates the corpus, lays it out and calls these; the pure-Python spec
 they must agree with is :mod:`ecgbyte.bpe.reference`.
 
-Data structures (N = corpus symbols, all int32 per symbol: 16 bytes per symbol in all)
---------------------------------------------------------------------------------------
+Data structures (N = corpus symbols, three int32 per symbol: 12 bytes per symbol in all)
+-----------------------------------------------------------------------------------------
 - ``sym``: the corpus laid out as ``S seq0 S seq1 S ... S`` where ``S = SENT`` separates sequences
   (no pair ever spans it). A token occupies positions ``[start, end)``: ``sym[start]`` is its id,
-  the positions after it are ``DEAD``.
-- ``nxt``: for a token start, the start of the next token (or the sentinel after it). For the last
-  position of a token longer than one symbol (a ``DEAD`` slot), the token's start: so the previous
-  token of ``p`` is ``p - 1`` if alive, else ``nxt[p - 1]``. One array serves as both links.
+  the positions after it are negative: the last one holds the tail code ``-(length + 1)`` (<= -3),
+  the others ``DEAD``. So the next token starts at ``p + vlen[sym[p]]`` and the previous one at
+  ``p - 1`` if ``sym[p - 1] >= 0``, else at ``p + sym[p - 1] + 1``: no link arrays.
 - ``onext``/``oprev``: a doubly linked list per pair of the token starts where the pair occurs
   (adjacencies), headed in ``thead``; exact at all times, so a merge walks only its own occurrences.
 - Pair table: open addressing, key ``left << 32 | right`` (int64), weighted count ``tcnt``
@@ -94,19 +93,21 @@ def _add(tkey, tcnt, thead, tstamp, touched, st, a, b, delta):
 
 
 @_inline
-def _prev(sym, nxt, p):
+def _prev(sym, p):
+    """Start of the token before the token starting at ``p`` (-1 at a sequence start)."""
     j = p - 1
     s = sym[j]
     if s == SENT:
         return -1
     if s >= 0:
         return j
-    return nxt[j]
+    return p + s + 1  # a tail code: s = -(length + 1)
 
 
 @_inline
-def _next(sym, nxt, p):
-    j = nxt[p]
+def _next(sym, vlen, p):
+    """Start of the token after the token starting at ``p`` (-1 at a sequence end)."""
+    j = p + vlen[sym[p]]
     return -1 if sym[j] == SENT else j
 
 
@@ -133,12 +134,12 @@ def _unlink(onext, oprev, thead, i, p):
 
 
 @_inline
-def _scan(sym, nxt, s, e, delta, tkey, tcnt, thead, tstamp, touched, st):
+def _scan(sym, vlen, s, e, delta, tkey, tcnt, thead, tstamp, touched, st):
     """Add ``delta`` times the counts of the pairs between tokens ``s..e`` (runs counted k // 2)."""
     t = s
     run = 1
     while t != e:
-        u = nxt[t]
+        u = t + vlen[sym[t]]
         if sym[u] == sym[t]:
             run += 1
         else:
@@ -219,35 +220,55 @@ def _heap_pop(hcnt, hkey, st):
 
 
 @_kernel
-def init_state(sym, nxt, onext, oprev, tkey, tcnt, thead, tstamp, st, gstart, gw):
+def init_state(sym, onext, oprev, tkey, tcnt, thead, tstamp, st, gstart, gw, n_sym, dcnt, dhead, dtail):
     """Links, pair counts and occurrence lists of the laid-out corpus ``sym`` (int32, sentinels).
 
-    The table arrays must be empty (``tkey`` all EMPTY) and hold more than twice the distinct pairs.
+    One forward pass over the corpus with the pairs of the ``n_sym``-symbol alphabet in dense
+    scratch arrays ``dcnt`` (int64), ``dhead``, ``dtail`` (int32), all ``[n_sym * n_sym]``; so each
+    list is in increasing position order. The table arrays must be empty (``tkey`` all EMPTY) and
+    hold more than twice ``n_sym * n_sym`` slots.
     """
     n = sym.shape[0]
-    for p in range(n):
-        nxt[p] = p + 1 if p + 1 < n else p
-    for p in range(n - 2, -1, -1):  # backwards, so that each list starts at its lowest position
-        a, b = sym[p], sym[p + 1]
-        if a < 0 or b < 0:
-            continue
-        _push(onext, oprev, thead, _get(tkey, tcnt, thead, tstamp, st, a, b), p)
+    for d in range(n_sym * n_sym):
+        dcnt[d] = 0
+        dhead[d] = -1
+        dtail[d] = -1
     g = 0
     w = gw[0]
-    run = 1
-    for p in range(1, n):  # forwards: counts, a run of k equal symbols counted k // 2
-        while g + 1 < gw.shape[0] and gstart[g + 1] <= p:
+    g_next = gstart[1] if gw.shape[0] > 1 else n  # where the next weight group starts
+    run = 1  # length of the run of equal symbols ending at p + 1
+    b = sym[0]
+    for p in range(n - 1):
+        if p >= g_next:
             g += 1
             w = gw[g]
-        a, b = sym[p - 1], sym[p]
-        if a == b and a >= 0:
+            g_next = gstart[g + 1] if g + 1 < gw.shape[0] else n
+        a = b
+        b = sym[p + 1]
+        if a < 0 or b < 0:
+            run = 1
+            continue
+        d = a * n_sym + b
+        tl = dtail[d]
+        oprev[p] = tl
+        if tl >= 0:
+            onext[tl] = p
+        else:
+            dhead[d] = p
+        dtail[d] = p
+        if a == b:
             run += 1
-            if run % 2 == 0:
-                tcnt[_slot(tkey, _key(a, a))] += w
+            if run % 2 == 0:  # a run of k equal symbols holds k // 2 pairs
+                dcnt[d] += w
         else:
             run = 1
-            if a >= 0 and b >= 0:
-                tcnt[_slot(tkey, _key(a, b))] += w
+            dcnt[d] += w
+    for d in range(n_sym * n_sym):
+        if dhead[d] >= 0:
+            onext[dtail[d]] = -1
+            i = _get(tkey, tcnt, thead, tstamp, st, d // n_sym, d % n_sym)
+            tcnt[i] = dcnt[d]
+            thead[i] = dhead[d]
 
 
 @_kernel
@@ -263,27 +284,27 @@ def init_heap(tkey, tcnt, vlen, max_len, hcnt, hkey, st):
 
 
 @_inline
-def _merge_occurrence(p, x, y, new, sym, nxt, onext, oprev, tkey, tcnt, thead, tstamp, touched, st, w):
+def _merge_occurrence(p, x, y, new, sym, vlen, onext, oprev, tkey, tcnt, thead, tstamp, touched, st, w):
     """Merge the occurrence of ``(x, y)`` at token ``p`` (for x == y: the whole run around ``p``)."""
     t0 = p
     k = 2
-    tlast = nxt[p]
+    tlast = p + vlen[x]
     if x == y:  # the maximal run of x around p, merged left to right
         while True:
-            u = _prev(sym, nxt, t0)
+            u = _prev(sym, t0)
             if u < 0 or sym[u] != x:
                 break
             t0 = u
         k = 1
         tlast = t0
         while True:
-            u = _next(sym, nxt, tlast)
+            u = _next(sym, vlen, tlast)
             if u < 0 or sym[u] != x:
                 break
             tlast = u
             k += 1
-    o = _prev(sym, nxt, t0)
-    r = _next(sym, nxt, tlast)
+    o = _prev(sym, t0)
+    r = _next(sym, vlen, tlast)
     a = sym[o] if o >= 0 else DEAD
     b = sym[r] if r >= 0 else DEAD
     # The new token can join a neighbouring run only if its string already existed (an id reused):
@@ -294,7 +315,7 @@ def _merge_occurrence(p, x, y, new, sym, nxt, onext, oprev, tkey, tcnt, thead, t
         if o >= 0:
             s = o
             while True:
-                u = _prev(sym, nxt, s)
+                u = _prev(sym, s)
                 if u < 0 or sym[u] != a:
                     break
                 s = u
@@ -302,11 +323,11 @@ def _merge_occurrence(p, x, y, new, sym, nxt, onext, oprev, tkey, tcnt, thead, t
         if r >= 0:
             e = r
             while True:
-                u = _next(sym, nxt, e)
+                u = _next(sym, vlen, e)
                 if u < 0 or sym[u] != b:
                     break
                 e = u
-        _scan(sym, nxt, s, e, -w, tkey, tcnt, thead, tstamp, touched, st)
+        _scan(sym, vlen, s, e, -w, tkey, tcnt, thead, tstamp, touched, st)
     elif x == y:  # a run of k x's between a and b (both != x): it held k // 2 pairs
         if o >= 0:
             _add(tkey, tcnt, thead, tstamp, touched, st, a, x, -w)
@@ -319,7 +340,7 @@ def _merge_occurrence(p, x, y, new, sym, nxt, onext, oprev, tkey, tcnt, thead, t
             u = o
             while u >= 0 and sym[u] == x:
                 run += 1
-                u = _prev(sym, nxt, u)
+                u = _prev(sym, u)
             if run % 2 == 0:
                 _add(tkey, tcnt, thead, tstamp, touched, st, x, x, -w)
         elif o >= 0:
@@ -330,7 +351,7 @@ def _merge_occurrence(p, x, y, new, sym, nxt, onext, oprev, tkey, tcnt, thead, t
             u = r
             while u >= 0 and sym[u] == y:
                 run += 1
-                u = _next(sym, nxt, u)
+                u = _next(sym, vlen, u)
             if run % 2 == 0:
                 _add(tkey, tcnt, thead, tstamp, touched, st, y, y, -w)
         elif r >= 0:
@@ -342,19 +363,18 @@ def _merge_occurrence(p, x, y, new, sym, nxt, onext, oprev, tkey, tcnt, thead, t
     pi = _slot(tkey, _key(x, y))
     for _i in range(k - 1):  # the adjacencies inside the run (or the pair itself)
         _unlink(onext, oprev, thead, pi, t)
-        t = nxt[t]
+        t += vlen[sym[t]]
     if r >= 0:
         _unlink(onext, oprev, thead, _slot(tkey, _key(sym[tlast], sym[r])), tlast)
     # rewrite the tokens: (t0, t1) -> new, (t2, t3) -> new, ...
     t = t0
     last = t0
     for _ in range(k // 2):
-        q = nxt[t]
-        after = nxt[q]
+        q = t + vlen[sym[t]]
+        after = q + vlen[sym[q]]
         sym[t] = new
         sym[q] = DEAD
-        nxt[t] = after
-        nxt[after - 1] = t
+        sym[after - 1] = t - after - 1  # tail code: -(length + 1)
         last = t
         t = after
     if k % 2 == 1:
@@ -365,7 +385,7 @@ def _merge_occurrence(p, x, y, new, sym, nxt, onext, oprev, tkey, tcnt, thead, t
     t = t0
     pn = -1  # slot of (new, new), looked up once per run
     while t != last:  # tokens new, new, ..., (x): all start (new, new) but the last one
-        u = nxt[t]
+        u = t + vlen[sym[t]]
         if sym[u] == new:
             if pn < 0:
                 pn = _get(tkey, tcnt, thead, tstamp, st, new, new)
@@ -378,7 +398,7 @@ def _merge_occurrence(p, x, y, new, sym, nxt, onext, oprev, tkey, tcnt, thead, t
     if generic:
         if r < 0:
             e = last
-        _scan(sym, nxt, s, e, w, tkey, tcnt, thead, tstamp, touched, st)
+        _scan(sym, vlen, s, e, w, tkey, tcnt, thead, tstamp, touched, st)
         return
     if o >= 0:
         _add(tkey, tcnt, thead, tstamp, touched, st, a, new, w)
@@ -432,7 +452,7 @@ def _new_id(left, right, vlen, vhash, vpow, voff, vbuf, st):
 
 @_kernel
 def train_chunk(
-    sym, nxt, onext, oprev, tkey, tcnt, thead, tstamp, touched, hcnt, hkey,
+    sym, onext, oprev, tkey, tcnt, thead, tstamp, touched, hcnt, hkey,
     vlen, vhash, vpow, voff, vbuf, gstart, gw, st, n_todo, min_freq, max_len, out_pairs, out_ids,
 ):  # fmt: skip
     """Start up to ``n_todo`` merges (appended to ``out_pairs``/``out_ids`` at ``st[NOUT]``).
@@ -482,7 +502,7 @@ def train_chunk(
                     return NEED_TABLE
                 w = _weight(gstart, gw, p)
                 _merge_occurrence(
-                    p, x, y, new, sym, nxt, onext, oprev, tkey, tcnt, thead, tstamp, touched, st, w
+                    p, x, y, new, sym, vlen, onext, oprev, tkey, tcnt, thead, tstamp, touched, st, w
                 )
             st[PHASE] = 2
         else:
