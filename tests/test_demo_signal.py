@@ -98,10 +98,13 @@ def test_bad_n_ecgs(tmp_path):
         run_demo(tmp_path, n_ecgs=0)
 
 
-def test_cli_demo(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path / "o"), "--n-ecgs", "4", "--seed", "1", "--no-plots"]) == 0
+def test_cli_demo_signal_stage(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path / "o"), "--seed", "1", "--no-plots", "--signal-only"]) == 0
     printed = capsys.readouterr().out
-    assert "ECGs: 4 generated" in printed and "quantizer: p1" in printed
-    assert (tmp_path / "o" / "summary.json").is_file() and not (tmp_path / "o" / "signals.png").exists()
+    assert "[1/2] signal: 64 synthetic ECGs" in printed and "quantizer p1" in printed
+    assert "[2/2]" not in printed
+    sig = tmp_path / "o" / "signal"
+    assert (sig / "summary.json").is_file() and not (sig / "signals.png").exists()
     assert main(["demo", "--out", str(tmp_path / "x"), "--n-ecgs", "0"]) == 2
-    assert "n_ecgs must be a positive integer" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--n-ecgs must be >= 10" in err and not (tmp_path / "x").exists()

@@ -1,7 +1,16 @@
-"""Run the pipeline end to end on embedded synthetic ECGs (no data download).
+"""Run the whole ECG-Byte pipeline on embedded synthetic ECGs (no download, CPU, minutes).
 
-Generates seeded, labelled synthetic 12-lead ECGs, preprocesses them with the paper's
-recipe, fits the quantizer and writes a summary (JSON) and plots to --out.
+Stage 1 (seconds): generate seeded, labelled synthetic 12-lead ECGs, preprocess them with the
+paper's recipe, fit the quantizer, write a summary and plots to OUT/signal/.
+
+Stage 2 (about 5 minutes on 2 cores): preprocess -> train an ECG-Byte tokenizer -> synthetic
+rate/rhythm QA -> patient-level split -> train a tiny Llama on ECG tokens + text, and the same
+model without the ECG tokens -> greedy answers on held-out patients -> accuracy of both, to
+OUT/ (results.json, accuracy.png, with_signal/ and no_signal/ run directories).
+
+The demo passes when the model that sees the ECG reaches >= 85% on the rate and rhythm
+questions and beats the no-signal model by >= 25 points. Then try
+`ecgbyte report OUT/with_signal` for metrics, ablations and pictures.
 """
 
 from __future__ import annotations
@@ -9,50 +18,63 @@ from __future__ import annotations
 import argparse
 
 NAME = "demo"
-HELP = "run generate -> preprocess -> quantize -> summary on synthetic ECGs"
+HELP = "run the full pipeline on synthetic ECGs: signal summary, tokenizer, tiny ECG language model"
 ORDER = 10
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="demo_out", help="output folder (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    p.add_argument("--n-ecgs", type=int, default=64, help="number of synthetic ECGs (default: %(default)s)")
-    p.add_argument("--duration", type=float, default=10.0, help="seconds per ECG (default: %(default)s)")
+    p.add_argument("--signal-only", action="store_true", help="stop after stage 1 (signal summary, seconds)")
     p.add_argument(
-        "--fs",
-        type=float,
-        default=500.0,
-        help="sampling rate of the synthetic ECGs, Hz (default: %(default)s)",
+        "--n-ecgs",
+        type=int,
+        default=1200,
+        help="synthetic ECGs for the language model (default: %(default)s)",
     )
-    p.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+    p.add_argument("--epochs", type=float, default=5.0, help="training epochs (default: %(default)s)")
+    p.add_argument("--no-plots", action="store_true", help="skip the stage-1 PNG figures")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from ecgbyte.demo import run_demo
 
-    result = run_demo(
-        args.out,
-        n_ecgs=args.n_ecgs,
-        seed=args.seed,
-        fs=args.fs,
-        duration_s=args.duration,
-        make_plots=not args.no_plots,
-    )
+    out = Path(args.out)
+    if args.n_ecgs < 10 or args.epochs <= 0:
+        from ecgbyte.errors import ConfigError
+
+        raise ConfigError("--n-ecgs must be >= 10 and --epochs > 0")
+    result = run_demo(out / "signal", n_ecgs=64, seed=args.seed, make_plots=not args.no_plots)
     s = result["summary"]
-    q = s["quantizer"]
-    rec = s["reconstruction"]
+    q, rec = s["quantizer"], s["reconstruction"]
     print(
-        f"ECGs: {s['n_ecgs']} generated ({s['n_patients']} patients), {s['n_preprocessed']} preprocessed, "
-        f"{s['n_rejected']} rejected"
+        f"[1/2] signal: {s['n_ecgs']} synthetic ECGs ({s['n_patients']} patients), "
+        f"{s['n_preprocessed']} preprocessed, {s['n_rejected']} rejected; quantizer p1 {q['p1']:.3f} / "
+        f"p99 {q['p99']:.3f} mV, reconstruction RMSE {rec['rmse_mv']:.4f} mV -> {out / 'signal'}"
     )
-    for name, counts in s["label_balance"].items():
-        print(f"  {name}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    if args.signal_only:
+        return 0
+
+    from ecgbyte.elm.demo import run_elm_demo
+
+    r = run_elm_demo(
+        out, seed=args.seed, n_ecgs=args.n_ecgs, epochs=args.epochs, progress=not args.no_progress
+    )
+    acc = r["accuracy"]
     print(
-        f"quantizer: p1 {q['p1']:.3f} mV, p99 {q['p99']:.3f} mV, {q['n_symbols']} symbols; "
-        f"RMSE {rec['rmse_mv']:.4f} mV (half bin {rec['half_bin_mv']:.4f} mV)"
+        f"[2/2] ECG language model: {r['n_items']['train']} training / {r['n_items']['test']} held-out "
+        f"questions ({r['n_patients']['test']} held-out patients), {r['wall_s']['total_s']:.0f} s"
     )
+    print(f"{'question':<10}{'with ECG':>10}{'no signal':>11}{'margin':>9}")
+    for k in acc["with_signal"]:
+        w, n = acc["with_signal"][k] * 100, acc["no_signal"].get(k, 0.0) * 100
+        print(f"{k:<10}{w:>9.1f}%{n:>10.1f}%{w - n:>+8.1f}")
+    verdict = "PASS" if r["passed"] else "FAIL"
+    print(f"{verdict}: bars are >= 85% on rate and rhythm and >= 25 points above the no-signal model")
     print(
-        f"wrote {len(result['paths'])} files to {args.out}: "
-        + ", ".join(p.name for p in result["paths"].values())
+        f"results: {out / 'results.json'}, plot: {out / 'accuracy.png'}; next: ecgbyte report {out / 'with_signal'}"
     )
-    return 0
+    return 0 if r["passed"] else 1

@@ -77,6 +77,12 @@ def run_elm_demo(
     dict with ``accuracy`` (``with_signal`` / ``no_signal`` per question type), ``margin``,
     ``wall_s`` per stage and in total, data sizes and token counts.
     """
+    from ecgbyte.errors import ConfigError
+
+    if not isinstance(n_ecgs, int) or n_ecgs < 10:
+        raise ConfigError(f"n_ecgs must be an integer >= 10 (got {n_ecgs!r}); the demo needs patients to split")
+    if not epochs > 0:
+        raise ConfigError(f"epochs must be > 0 (got {epochs!r})")
     import torch
 
     threads_before = torch.get_num_threads()
