@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("torch")
-pytest.importorskip("ecgbyte.bpe.trainer")
 
 from ecgbyte.cli import main
 from ecgbyte.elm.demo import run_elm_demo
