@@ -11,8 +11,18 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-# public name -> module that defines it
+# public name -> module that defines it. The Python API mirrors the CLI:
+#   ecgbyte demo              -> run_elm_demo (and run_demo for the signal stage)
+#   ecgbyte preprocess        -> preprocess_dataset
+#   ecgbyte train-tokenizer   -> train_tokenizer / ECGByteTokenizer.train
+#   ecgbyte encode            -> encode_record / ECGByteTokenizer.encode
+#   ecgbyte tokenizer-report  -> report_tokenizer
+#   ecgbyte convert-tokenizer -> convert_original_tokenizer
+#   ecgbyte train             -> TrainConfig + train_elm
+#   ecgbyte generate / ask    -> load_run + predict
+#   ecgbyte evaluate          -> evaluate_run;  explain -> explain;  report -> build_report
 _LAZY = {
+    # records and errors
     "Ecg": "ecgbyte.ecg",
     "STANDARD_LEADS": "ecgbyte.ecg",
     "EcgbyteError": "ecgbyte.errors",
@@ -21,16 +31,52 @@ _LAZY = {
     "TokenizerError": "ecgbyte.errors",
     "DatasetError": "ecgbyte.errors",
     "ModelError": "ecgbyte.errors",
+    # reading and preprocessing
+    "read_record": "ecgbyte.io",
+    "discover": "ecgbyte.io",
+    "iter_segments": "ecgbyte.io.shards",
+    "PreprocessConfig": "ecgbyte.signal",
+    "preprocess": "ecgbyte.signal",
+    "segment": "ecgbyte.signal",
+    "synthesize": "ecgbyte.signal.synth",
+    "preprocess_dataset": "ecgbyte.batch",
+    # symbols, BPE and the tokenizer
+    "Quantizer": "ecgbyte.symbols",
+    "Merges": "ecgbyte.bpe",
+    "encode_bpe": "ecgbyte.bpe",
+    "encode_greedy": "ecgbyte.bpe",
+    "ECGByteTokenizer": "ecgbyte.tokenizer",
+    "Encoding": "ecgbyte.tokenizer",
+    "sample_ecgs": "ecgbyte.sampling",
+    "train_tokenizer": "ecgbyte.commands.train_tokenizer",
+    "encode_record": "ecgbyte.commands.encode",
+    "report_tokenizer": "ecgbyte.commands.tokenizer_report",
+    "convert_original_tokenizer": "ecgbyte.convert",
+    "run_demo": "ecgbyte.demo",
+    # language model, evaluation (these import torch when first used)
+    "TrainConfig": "ecgbyte.elm.config",
+    "load_run": "ecgbyte.elm.generate",
+    "predict": "ecgbyte.elm.generate",
+    "run_elm_demo": "ecgbyte.elm.demo",
+    "compute_metrics": "ecgbyte.eval.metrics",
+    "evaluate_run": "ecgbyte.eval.evaluate",
+    "explain": "ecgbyte.viz.interpret",
+    "build_report": "ecgbyte.report",
 }
+# names that differ from the attribute in their module
+_RENAMED = {"train_bpe": ("ecgbyte.bpe", "train"), "train_elm": ("ecgbyte.elm.train", "train")}
 
-__all__ = ["__version__", *_LAZY]
+__all__ = ["__version__", *_LAZY, *_RENAMED]
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
+    if name in _RENAMED:
+        module, attr = _RENAMED[name]
+    elif name in _LAZY:
+        module, attr = _LAZY[name], name
+    else:
         raise AttributeError(f"module 'ecgbyte' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(importlib.import_module(module), attr)
     globals()[name] = value
     return value
 
