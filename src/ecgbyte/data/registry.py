@@ -42,3 +42,28 @@ def _synthetic(spec: dict[str, Any]) -> dict[str, list[QAItem]]:
 
 
 register("synthetic", _synthetic)
+
+
+def _lazy(module: str) -> Loader:
+    """A loader that imports ``module`` and calls its ``splits_from_spec`` when first used."""
+
+    def load(spec: dict[str, Any]) -> dict[str, list[QAItem]]:
+        import importlib
+
+        return importlib.import_module(module).splits_from_spec(spec)
+
+    return load
+
+
+# Real datasets; each spec names its files, e.g.
+#   {"name": "ecgqa", "ecgqa_dir": ".../ecg-qa/ptbxl", "records": ".../ptb-xl", "variant": "template"}
+#   {"name": "ecgchat", "json": ".../pretrain_mimic.json", "root": ".../mimic-iv-ecg"}
+#   {"name": "ptbxl_reports", "ptbxl_dir": ".../ptb-xl"}
+register("ecgqa", _lazy("ecgbyte.data.ecgqa"))
+register("ecgchat", _lazy("ecgbyte.data.ecgchat"))
+register("ptbxl_reports", _lazy("ecgbyte.data.ptbxl_reports"))
+
+
+def known_datasets() -> list[str]:
+    """Names accepted by :func:`load_splits`."""
+    return sorted(_LOADERS)
