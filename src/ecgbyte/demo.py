@@ -13,10 +13,8 @@ with the paper's recipe -> :func:`fit_quantizer` and symbolize -> :func:`summari
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ecgbyte import fileio
 from ecgbyte.ecg import Ecg
 from ecgbyte.errors import ConfigError, RecordError
 from ecgbyte.signal import PreprocessConfig, preprocess
@@ -36,32 +35,12 @@ BALANCE_LABELS = ("rate_class", "rhythm", "noise", "baseline_wander", "wide_qrs"
 
 
 def write_json(path: str | os.PathLike[str], data: Any) -> Path:
-    """Write ``data`` as indented JSON atomically (temp file + ``os.replace``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write ``data`` as indented JSON atomically (see :mod:`ecgbyte.fileio`)."""
+    return fileio.write_json(path, data)
 
 
 def _write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for row in rows:
-                f.write(json.dumps(row) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return fileio.write_jsonl(path, rows)
 
 
 # -- stages -----------------------------------------------------------------------------------------

@@ -13,11 +13,11 @@ from __future__ import annotations
 import base64
 import html
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from ecgbyte.errors import ConfigError
+from ecgbyte.fileio import atomic_write_text
 
 _CSS = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
@@ -164,15 +164,7 @@ def build_report(
         pictures = explain(record, run, pic_dir, question=question)
     page = render_html(summary, pictures, title=f"ecgbyte report: {run.name}")
     dest = Path(out) if out is not None else run / "report.html"
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(page)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(dest, page)
     return dest
 
 

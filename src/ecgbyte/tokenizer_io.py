@@ -15,11 +15,10 @@ file and what to do. Writes are atomic (temp file + ``os.replace``).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ecgbyte import fileio
 from ecgbyte.bpe.merges import Merges
 from ecgbyte.errors import ConfigError, EcgbyteError, TokenizerError
 from ecgbyte.signal.config import PreprocessConfig
@@ -34,18 +33,8 @@ TOKENIZER_NAME = "tokenizer.json"
 
 
 def atomic_write_text(path: str | Path, text: str) -> str:
-    """Write ``text`` to ``path`` via a temp file in the same directory and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return str(path)
+    """Write ``text`` atomically (see :mod:`ecgbyte.fileio`); returns the path as a string."""
+    return str(fileio.atomic_write_text(path, text))
 
 
 def to_config(tok: ECGByteTokenizer) -> dict[str, Any]:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -35,6 +34,7 @@ import numpy as np
 
 from ecgbyte.bpe.merges import Merges
 from ecgbyte.errors import TokenizerError
+from ecgbyte.fileio import atomic_write_text
 
 __all__ = ["hf_tokenizer_json", "leads_to_text", "save_hf_tokenizer", "to_hf_tokenizer"]
 
@@ -102,16 +102,7 @@ def save_hf_tokenizer(merges: Merges, path: str | os.PathLike, *, special_tokens
     """Write ``tokenizer.json`` atomically (temp file + ``os.replace``); returns the path."""
     path = Path(path)
     text = json.dumps(json.loads(hf_tokenizer_json(merges, special_tokens=special_tokens)), indent=1)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_text(path, text)
 
 
 def leads_to_text(leads: Sequence[np.ndarray] | np.ndarray, merges: Merges) -> str:

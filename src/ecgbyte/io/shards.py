@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ import numpy as np
 
 from ecgbyte.ecg import Ecg
 from ecgbyte.errors import DatasetError
+from ecgbyte.fileio import atomic_write_bytes, write_json, write_jsonl
 
 FORMAT = "ecgbyte-shards"
 VERSION = 1
@@ -46,31 +45,14 @@ def shard_paths(out_dir: str | Path, index: int) -> tuple[Path, Path]:
     return base.with_suffix(".npy"), base.with_suffix(".json")
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def atomic_write_json(path: str | Path, obj: Any) -> None:
     """Write ``obj`` as indented JSON, atomically."""
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+    write_json(path, obj)
 
 
 def atomic_write_jsonl(path: str | Path, rows: list[dict[str, Any]]) -> None:
     """Write one compact JSON object per line, atomically."""
-    text = "".join(json.dumps(r, sort_keys=True, separators=(",", ":")) + "\n" for r in rows)
-    atomic_write_bytes(path, text.encode())
+    write_jsonl(path, rows)
 
 
 def atomic_save_npy(path: str | Path, array: np.ndarray) -> None:

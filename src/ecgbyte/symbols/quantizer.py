@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ import numpy as np
 
 from ecgbyte.ecg import Ecg
 from ecgbyte.errors import ConfigError, RecordError, TokenizerError
+from ecgbyte.fileio import write_json
 
 ALPHABET = "abcdefghijklmnopqrstuvwxyz"
 FORMAT = "ecgbyte.quantizer"
@@ -296,18 +296,7 @@ class Quantizer:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the quantizer as JSON atomically (temp file + ``os.replace``); return the path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(self.to_dict(), f, indent=2)
-                f.write("\n")
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Quantizer:

@@ -8,7 +8,6 @@ the path it wrote.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,23 +15,11 @@ import numpy as np
 
 from ecgbyte.ecg import Ecg
 from ecgbyte.errors import ConfigError
+from ecgbyte.fileio import save_figure
 
 
 def _save(fig, path: str | os.PathLike[str], dpi: int) -> Path:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    FigureCanvasAgg(fig)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=dpi, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return save_figure(fig, path, dpi=dpi)
 
 
 def plot_signal_stages(

@@ -128,12 +128,10 @@ def plot_report(report: dict[str, Any], path: str | Path) -> str:
             f"{ds['symbols_per_token']:.2f} symbols/token"
         )
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
+    from ecgbyte.fileio import save_figure
+
+    save_figure(fig, path, dpi=100)
     plt.close(fig)
-    tmp.replace(path)
     return str(path)
 
 
