@@ -10,19 +10,22 @@ Data structures (N = corpus symbols, three int32 per symbol: 12 bytes per symbol
   the positions after it are negative: the last one holds the tail code ``-(length + 1)`` (<= -3),
   the others ``DEAD``. So the next token starts at ``p + vlen[sym[p]]`` and the previous one at
   ``p - 1`` if ``sym[p - 1] >= 0``, else at ``p + sym[p - 1] + 1``: no link arrays.
-- ``onext``/``oprev``: a doubly linked list per pair of the token starts where the pair occurs
-  (adjacencies), headed in ``thead``; exact at all times, so a merge walks only its own occurrences.
+- ``onext``/``oprev``: a doubly linked list per pair of the token starts where the pair occurs,
+  headed in ``thead``. A token is listed under (its id, the next token's id), except the last
+  token of a sequence and the inner tokens of a run of equal tokens: a run is listed once, at its
+  first token, since a merge of ``(x, x)`` takes a whole run at a time. ``oprev = NOLIST`` marks
+  an unlisted token. Exact at all times, so a merge walks only its own occurrences.
 - Pair table: open addressing, key ``left << 32 | right`` (int64), weighted count ``tcnt``
   (non-overlapping: a run of k equal tokens counts k // 2), list head ``thead``.
 - Priority queue: a lazy max-heap of ``(count, key)``, best = highest count then lowest key (the
   lowest ``(left, right)``). Entries whose count no longer matches the table are skipped.
 
 A merge walks its pair's list; for each occurrence (for an ``(x, x)`` pair: each maximal run,
-merged left to right) it takes the changed adjacencies out of their lists, rewrites the tokens and
-puts the new adjacencies in. Counts change only around the occurrence: ``a x y b -> a X b`` loses
-``ax``, ``xy``, ``yb`` and gains ``aX``, ``Xb``, except that when ``a == x`` (``b == y``) the run of
-x's (y's) loses one token, which changes its ``k // 2`` count only if k was even (a walk over that
-run tells). A run of k x's becomes k // 2 X's (and an x if k is odd). If the new token's string
+merged left to right) it takes the tokens whose (previous, own, next) ids change out of their
+lists, rewrites the tokens and lists them again by the rule above. Counts change only around the
+occurrence: ``a x y b -> a X b`` loses ``ax``, ``xy``, ``yb`` and gains ``aX``, ``Xb``, except that
+when ``a == x`` (``b == y``) the run of x's (y's) loses one token, which changes its ``k // 2``
+count only if k was even (a walk over that run tells). A run of k x's becomes k // 2 X's (and an x if k is odd). If the new token's string
 already existed (a reused id), it may join a neighbouring run: then the kernel recounts a window of
 whole runs around the change instead (``_scan``). The work is proportional to the occurrences and
 the runs next to them, never to the corpus.
@@ -36,6 +39,7 @@ from numba import njit
 SENT = -1  # sequence separator in ``sym``
 DEAD = -2  # a position inside a merged token
 EMPTY = -1  # an unused pair-table key
+NOLIST = -2  # ``oprev`` of a token start that is in no occurrence list
 _MULT = -7046029254386353131  # 0x9E3779B97F4A7C15 as int64 (Fibonacci hashing)
 _HBASE = 1000003  # polynomial hash base of token strings
 
@@ -122,15 +126,36 @@ def _push(onext, oprev, thead, i, p):
 
 
 @_inline
-def _unlink(onext, oprev, thead, i, p):
-    a = oprev[p]
-    n = onext[p]
+def _delist(sym, vlen, onext, oprev, tkey, thead, t):
+    """Take token ``t`` out of its pair's occurrence list if it is in one (call before ``sym`` changes)."""
+    a = oprev[t]
+    if a == NOLIST:
+        return
+    n = onext[t]
     if a >= 0:
         onext[a] = n
     else:
-        thead[i] = n
+        thead[_slot(tkey, _key(sym[t], sym[t + vlen[sym[t]]]))] = n
     if n >= 0:
         oprev[n] = a
+    oprev[t] = NOLIST
+
+
+@_inline
+def _relist(sym, vlen, onext, oprev, tkey, tcnt, thead, tstamp, st, t):
+    """Put token ``t`` (not in a list) into its pair's list, unless it ends its sequence or a run's start
+    stands for it (an inner token of a run of equal tokens)."""
+    if oprev[t] != NOLIST:
+        return
+    c = sym[t + vlen[sym[t]]]
+    if c == SENT:
+        return
+    x = sym[t]
+    if c == x:
+        o = _prev(sym, t)
+        if o >= 0 and sym[o] == x:
+            return
+    _push(onext, oprev, thead, _get(tkey, tcnt, thead, tstamp, st, x, c), t)
 
 
 @_inline
@@ -247,8 +272,20 @@ def init_state(sym, onext, oprev, tkey, tcnt, thead, tstamp, st, gstart, gw, n_s
         b = sym[p + 1]
         if a < 0 or b < 0:
             run = 1
+            if a >= 0:
+                oprev[p] = NOLIST  # the last token of a sequence
             continue
         d = a * n_sym + b
+        if a == b:
+            run += 1
+            if run % 2 == 0:  # a run of k equal symbols holds k // 2 pairs
+                dcnt[d] += w
+            if run > 2:  # inside a run: only its start is listed
+                oprev[p] = NOLIST
+                continue
+        else:
+            run = 1
+            dcnt[d] += w
         tl = dtail[d]
         oprev[p] = tl
         if tl >= 0:
@@ -256,13 +293,6 @@ def init_state(sym, onext, oprev, tkey, tcnt, thead, tstamp, st, gstart, gw, n_s
         else:
             dhead[d] = p
         dtail[d] = p
-        if a == b:
-            run += 1
-            if run % 2 == 0:  # a run of k equal symbols holds k // 2 pairs
-                dcnt[d] += w
-        else:
-            run = 1
-            dcnt[d] += w
     for d in range(n_sym * n_sym):
         if dhead[d] >= 0:
             onext[dtail[d]] = -1
@@ -297,11 +327,9 @@ def _merge_occurrence(p, x, y, new, sym, vlen, onext, oprev, tkey, tcnt, thead, 
             t0 = u
         k = 1
         tlast = t0
-        while True:
-            u = _next(sym, vlen, tlast)
-            if u < 0 or sym[u] != x:
-                break
-            tlast = u
+        step = vlen[x]  # equal tokens: the next one starts vlen[x] further (no dependent loads)
+        while sym[tlast + step] == x:
+            tlast += step
             k += 1
     o = _prev(sym, t0)
     r = _next(sym, vlen, tlast)
@@ -338,9 +366,10 @@ def _merge_occurrence(p, x, y, new, sym, vlen, onext, oprev, tkey, tcnt, thead, 
         if a == x:
             run = 1
             u = o
-            while u >= 0 and sym[u] == x:
+            step = vlen[x]
+            while u > 0 and sym[u] == x:  # (a token x at u ends where the next one starts)
                 run += 1
-                u = _prev(sym, u)
+                u -= step
             if run % 2 == 0:
                 _add(tkey, tcnt, thead, tstamp, touched, st, x, x, -w)
         elif o >= 0:
@@ -349,52 +378,43 @@ def _merge_occurrence(p, x, y, new, sym, vlen, onext, oprev, tkey, tcnt, thead, 
         if b == y:
             run = 1
             u = r
-            while u >= 0 and sym[u] == y:
+            step = vlen[y]
+            while sym[u] == y:
                 run += 1
-                u = _next(sym, vlen, u)
+                u += step
             if run % 2 == 0:
                 _add(tkey, tcnt, thead, tstamp, touched, st, y, y, -w)
         elif r >= 0:
             _add(tkey, tcnt, thead, tstamp, touched, st, y, b, -w)
-    # take the changed adjacencies out of their occurrence lists
+    # take the tokens whose (previous, own, next) symbols change out of their occurrence lists
+    relist_r = r >= 0 and (b == new or (x != y and b == y))
     if o >= 0:
-        _unlink(onext, oprev, thead, _slot(tkey, _key(sym[o], sym[t0])), o)
-    t = t0
-    pi = _slot(tkey, _key(x, y))
-    for _i in range(k - 1):  # the adjacencies inside the run (or the pair itself)
-        _unlink(onext, oprev, thead, pi, t)
-        t += vlen[sym[t]]
-    if r >= 0:
-        _unlink(onext, oprev, thead, _slot(tkey, _key(sym[tlast], sym[r])), tlast)
+        _delist(sym, vlen, onext, oprev, tkey, thead, o)
+    _delist(sym, vlen, onext, oprev, tkey, thead, t0)
+    _delist(sym, vlen, onext, oprev, tkey, thead, tlast)
+    if relist_r:
+        _delist(sym, vlen, onext, oprev, tkey, thead, r)
     # rewrite the tokens: (t0, t1) -> new, (t2, t3) -> new, ...
     t = t0
     last = t0
+    lx = vlen[x]
+    ln = vlen[new]
     for _ in range(k // 2):
-        q = t + vlen[sym[t]]
-        after = q + vlen[sym[q]]
         sym[t] = new
-        sym[q] = DEAD
-        sym[after - 1] = t - after - 1  # tail code: -(length + 1)
+        sym[t + lx] = DEAD
+        sym[t + ln - 1] = -(ln + 1)  # tail code
         last = t
-        t = after
-    if k % 2 == 1:
-        last = t
-    # put the new adjacencies into their lists
+        t += ln
+    # and put them back where the listing rule says (a run's inner tokens stay out)
     if o >= 0:
-        _push(onext, oprev, thead, _get(tkey, tcnt, thead, tstamp, st, sym[o], sym[t0]), o)
-    t = t0
-    pn = -1  # slot of (new, new), looked up once per run
-    while t != last:  # tokens new, new, ..., (x): all start (new, new) but the last one
-        u = t + vlen[sym[t]]
-        if sym[u] == new:
-            if pn < 0:
-                pn = _get(tkey, tcnt, thead, tstamp, st, new, new)
-            _push(onext, oprev, thead, pn, t)
-        else:
-            _push(onext, oprev, thead, _get(tkey, tcnt, thead, tstamp, st, new, sym[u]), t)
-        t = u
-    if r >= 0:
-        _push(onext, oprev, thead, _get(tkey, tcnt, thead, tstamp, st, sym[last], sym[r]), last)
+        _relist(sym, vlen, onext, oprev, tkey, tcnt, thead, tstamp, st, o)
+    _relist(sym, vlen, onext, oprev, tkey, tcnt, thead, tstamp, st, t0)
+    _relist(sym, vlen, onext, oprev, tkey, tcnt, thead, tstamp, st, last)
+    if k % 2 == 1:
+        last = t  # the x left over
+        _relist(sym, vlen, onext, oprev, tkey, tcnt, thead, tstamp, st, last)
+    if relist_r:
+        _relist(sym, vlen, onext, oprev, tkey, tcnt, thead, tstamp, st, r)
     if generic:
         if r < 0:
             e = last
