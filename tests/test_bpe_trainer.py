@@ -100,6 +100,50 @@ def test_matches_reference_on_larger_corpora_through_every_growth_path(seed, mon
     assert all(v > 0 for v in calls.values()), calls
 
 
+@pytest.mark.parametrize("seed", range(2))
+def test_long_runs_of_long_tokens_at_sequence_edges_match_reference(seed):
+    """Runs of 1..40 equal symbols, sequences starting and ending inside runs, and sequences that
+    are one run: the kernels step along runs of multi-symbol tokens by their length, up to the
+    sentinels, and list a run once (at its start)."""
+    rng = np.random.default_rng(100 + seed)
+    seqs = []
+    for _ in range(6):
+        symbols = rng.integers(0, 3, 10)
+        seqs.append(np.repeat(symbols, rng.integers(1, 41, 10)).astype(np.uint8))
+    seqs += [np.full(n, rng.integers(0, 3), np.uint8) for n in (2, 3, 17, 64)]
+    for options in (
+        {"n_merges": 60, "min_frequency": 1, "alphabet_size": 3},
+        {"n_merges": 40, "min_frequency": 2, "max_token_length": 6, "alphabet_size": 3},
+    ):
+        assert train(seqs, **options) == reference.train(seqs, **options)
+    unique, weights = trainer_mod._dedupe(seqs, 3)
+    opts = (40, 1, None, 3)
+    pairs, ids = trainer_mod._train_arrays(unique, weights, *opts, progress=False, always_window=True)
+    spec = reference.train(seqs, n_merges=40, min_frequency=1, alphabet_size=3)
+    assert pairs.tolist() == spec.pairs.tolist() and ids.tolist() == spec.ids.tolist()
+
+
+def test_occurrence_lists_hold_one_entry_per_run_and_per_other_pair():
+    """After layout, a run of k >= 2 equal symbols is listed once under (x, x); every other
+    adjacency once; the last symbol of a sequence and a run's inner symbols not at all."""
+    from ecgbyte.bpe import _train_kernels as K
+
+    seq = np.array([0, 0, 0, 0, 1, 0, 1, 1], np.uint8)  # runs aaaa, b, a, bb
+    nodes = np.empty((3, seq.size + 2), np.int32)
+    nodes[0] = [K.SENT, *seq, K.SENT]
+    state = trainer_mod._State(nodes, np.array([1]), np.array([1]), 2, 1)
+    listed = {}
+    for i in np.flatnonzero(state.tkey != K.EMPTY):
+        key = int(state.tkey[i])
+        p, members = int(state.thead[i]), []
+        while p >= 0:
+            members.append(p - 1)  # index into seq
+            p = int(state.onext[p])
+        listed[(key >> 32, key & 0xFFFFFFFF)] = (members, int(state.tcnt[i]))
+    assert listed == {(0, 0): ([0], 2), (0, 1): ([3, 5], 2), (1, 0): ([4], 1), (1, 1): ([6], 1)}
+    assert [int(state.oprev[p + 1]) == K.NOLIST for p in (1, 2, 7)] == [True] * 3
+
+
 def test_deduplication_gives_the_same_merges():
     rng = np.random.default_rng(7)
     base = run_corpus(rng, 6, 60, 4)

@@ -34,66 +34,40 @@ the runs next to them, never to the corpus.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from ecgbyte.bpe._train_table import (  # noqa: F401 (the driver reads these here too)
+    ALWAYS_WINDOW,
+    CURKEY,
+    CURNEW,
+    EMPTY,
+    HSIZE,
+    MAXLEN,
+    N_STATE,
+    NOUT,
+    NTOUCH,
+    PHASE,
+    USED,
+    VBUF,
+    VSIZE,
+    _add,
+    _get,
+    _heap_pop,
+    _heap_push,
+    _inline,
+    _kernel,
+    _key,
+    _slot,
+    init_heap,
+    rehash,
+)
 
 SENT = -1  # sequence separator in ``sym``
 DEAD = -2  # a position inside a merged token
-EMPTY = -1  # an unused pair-table key
 NOLIST = -2  # ``oprev`` of a token start that is in no occurrence list
-_MULT = -7046029254386353131  # 0x9E3779B97F4A7C15 as int64 (Fibonacci hashing)
 _HBASE = 1000003  # polynomial hash base of token strings
 
-# st (int64 scalars shared by the kernels and the Python driver)
-USED, NTOUCH, NOUT, HSIZE, VSIZE, VBUF, PHASE, CURKEY, CURNEW, MAXLEN, ALWAYS_WINDOW = range(11)
-N_STATE = 11
 # train_chunk return codes: go on / stop (no pair left) / the caller must grow an array and call again
 GO_ON, STOP, NEED_TABLE, NEED_HEAP, NEED_VBUF = range(5)
-
-# The hot kernels run without numba's reference counting (``_nrt=False``): with it, every array
-# passed to a helper costs atomic increments in the inner loops (30x slower here). They therefore
-# never allocate; the Python driver allocates and grows the arrays when a kernel asks for it.
-_kernel = njit(cache=True, _nrt=False)
-_inline = njit(cache=True, _nrt=False, inline="always")
-
-
-@_inline
-def _slot(tkey, key):
-    """The slot holding ``key``, or the empty slot where it belongs."""
-    mask = tkey.shape[0] - 1
-    h = key * _MULT
-    i = (h ^ (h >> 29)) & mask
-    while tkey[i] != key and tkey[i] != EMPTY:
-        i = (i + 1) & mask
-    return i
-
-
-@_inline
-def _key(a, b):
-    return (np.int64(a) << 32) | np.int64(b)
-
-
-@_inline
-def _get(tkey, tcnt, thead, tstamp, st, a, b):
-    """Slot of pair ``(a, b)``, created (count 0, empty list) if new."""
-    key = _key(a, b)
-    i = _slot(tkey, key)
-    if tkey[i] == EMPTY:
-        tkey[i] = key
-        tcnt[i] = 0
-        thead[i] = -1
-        tstamp[i] = -1
-        st[USED] += 1
-    return i
-
-
-@_inline
-def _add(tkey, tcnt, thead, tstamp, touched, st, a, b, delta):
-    i = _get(tkey, tcnt, thead, tstamp, st, a, b)
-    tcnt[i] += delta
-    if tstamp[i] != st[NOUT]:
-        tstamp[i] = st[NOUT]
-        touched[st[NTOUCH]] = i
-        st[NTOUCH] += 1
 
 
 @_inline
@@ -169,7 +143,17 @@ def _scan(sym, vlen, s, e, delta, tkey, tcnt, thead, tstamp, touched, st):
             run += 1
         else:
             if run >= 2:
-                _add(tkey, tcnt, thead, tstamp, touched, st, sym[t], sym[t], delta * (run // 2))
+                _add(
+                    tkey,
+                    tcnt,
+                    thead,
+                    tstamp,
+                    touched,
+                    st,
+                    sym[t],
+                    sym[t],
+                    delta * (run // 2),
+                )
             _add(tkey, tcnt, thead, tstamp, touched, st, sym[t], sym[u], delta)
             run = 1
         t = u
@@ -191,61 +175,22 @@ def _weight(gstart, gw, p):
 
 
 @_kernel
-def rehash(tkey, tcnt, thead, touched, nkey, ncnt, nhead, nstamp, ntouched, st):
-    """Copy the pair table into the larger empty arrays ``n*``, keeping the touched list."""
-    for i in range(tkey.shape[0]):
-        if tkey[i] != EMPTY:
-            j = _slot(nkey, tkey[i])
-            nkey[j] = tkey[i]
-            ncnt[j] = tcnt[i]
-            nhead[j] = thead[i]
-    for j in range(st[NTOUCH]):
-        i = _slot(nkey, tkey[touched[j]])
-        nstamp[i] = st[NOUT]
-        ntouched[j] = i
-
-
-@_inline
-def _heap_push(hcnt, hkey, st, cnt, key):
-    """Push ``(cnt, key)``; the caller guarantees room. Best = highest count, then lowest key."""
-    i = st[HSIZE]
-    while i > 0:  # sift up while the parent ranks below
-        par = (i - 1) >> 1
-        if hcnt[par] > cnt or (hcnt[par] == cnt and hkey[par] < key):
-            break
-        hcnt[i] = hcnt[par]
-        hkey[i] = hkey[par]
-        i = par
-    hcnt[i] = cnt
-    hkey[i] = key
-    st[HSIZE] += 1
-
-
-@_inline
-def _heap_pop(hcnt, hkey, st):
-    n = st[HSIZE] - 1
-    st[HSIZE] = n
-    cnt, key = hcnt[0], hkey[0]
-    c, k = hcnt[n], hkey[n]
-    i = 0
-    while True:  # sift the last entry down from the root
-        ch = 2 * i + 1
-        if ch >= n:
-            break
-        if ch + 1 < n and (hcnt[ch + 1] > hcnt[ch] or (hcnt[ch + 1] == hcnt[ch] and hkey[ch + 1] < hkey[ch])):
-            ch += 1
-        if hcnt[ch] < c or (hcnt[ch] == c and hkey[ch] > k):
-            break
-        hcnt[i] = hcnt[ch]
-        hkey[i] = hkey[ch]
-        i = ch
-    hcnt[i] = c
-    hkey[i] = k
-    return cnt, key
-
-
-@_kernel
-def init_state(sym, onext, oprev, tkey, tcnt, thead, tstamp, st, gstart, gw, n_sym, dcnt, dhead, dtail):
+def init_state(
+    sym,
+    onext,
+    oprev,
+    tkey,
+    tcnt,
+    thead,
+    tstamp,
+    st,
+    gstart,
+    gw,
+    n_sym,
+    dcnt,
+    dhead,
+    dtail,
+):
     """Links, pair counts and occurrence lists of the laid-out corpus ``sym`` (int32, sentinels).
 
     One forward pass over the corpus with the pairs of the ``n_sym``-symbol alphabet in dense
@@ -299,18 +244,6 @@ def init_state(sym, onext, oprev, tkey, tcnt, thead, tstamp, st, gstart, gw, n_s
             i = _get(tkey, tcnt, thead, tstamp, st, d // n_sym, d % n_sym)
             tcnt[i] = dcnt[d]
             thead[i] = dhead[d]
-
-
-@_kernel
-def init_heap(tkey, tcnt, vlen, max_len, hcnt, hkey, st):
-    """Heap of every pair with a positive count whose token fits in ``max_len`` symbols."""
-    st[HSIZE] = 0
-    for i in range(tkey.shape[0]):
-        if tkey[i] != EMPTY and tcnt[i] > 0:
-            a = tkey[i] >> 32
-            b = tkey[i] & 0xFFFFFFFF
-            if vlen[a] + vlen[b] <= max_len:
-                _heap_push(hcnt, hkey, st, tcnt[i], tkey[i])
 
 
 @_inline
@@ -522,7 +455,21 @@ def train_chunk(
                     return NEED_TABLE
                 w = _weight(gstart, gw, p)
                 _merge_occurrence(
-                    p, x, y, new, sym, vlen, onext, oprev, tkey, tcnt, thead, tstamp, touched, st, w
+                    p,
+                    x,
+                    y,
+                    new,
+                    sym,
+                    vlen,
+                    onext,
+                    oprev,
+                    tkey,
+                    tcnt,
+                    thead,
+                    tstamp,
+                    touched,
+                    st,
+                    w,
                 )
             st[PHASE] = 2
         else:

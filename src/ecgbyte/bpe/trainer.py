@@ -13,6 +13,7 @@ disk cache (about 1 s).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import mmap
 from collections.abc import Iterable, Sequence
@@ -81,7 +82,13 @@ def train(
         raise ConfigError(f"n_merges={n_merges} gives more token ids than int32 holds; lower it")
     seqs, weights = _dedupe(sequences, alphabet_size)
     pairs, ids = _train_arrays(
-        seqs, weights, n_merges, min_frequency, max_token_length, alphabet_size, progress
+        seqs,
+        weights,
+        n_merges,
+        min_frequency,
+        max_token_length,
+        alphabet_size,
+        progress,
     )
     return Merges(pairs=pairs, ids=ids, alphabet_size=alphabet_size, alphabet=alphabet)
 
@@ -143,6 +150,7 @@ def _train_arrays(
     """Lay out the corpus, run the kernels, return ``(pairs [n, 2], ids [n])`` int32."""
     from ecgbyte.bpe import _train_kernels as K
 
+    _compile_all()
     empty = (np.zeros((0, 2), np.int32), np.zeros(0, np.int32))
     if not seqs or n_merges == 0:
         return empty
@@ -165,7 +173,13 @@ def _train_arrays(
         sym[pos : pos + n] = seqs[i]
         sym[pos + n] = K.SENT
         pos += n + 1
-    state = _State(nodes, np.asarray(gstart, np.int64), np.asarray(gw, np.int64), alphabet_size, n_merges)
+    state = _State(
+        nodes,
+        np.asarray(gstart, np.int64),
+        np.asarray(gw, np.int64),
+        alphabet_size,
+        n_merges,
+    )
     state.st[K.ALWAYS_WINDOW] = always_window  # recount windows of runs (the rare path) for tests
     max_len = _INT32_MAX if max_token_length is None else max_token_length
     state.init_heap(max_len)
@@ -183,7 +197,12 @@ def _train_arrays(
             if todo == 0 and st[K.PHASE] == 0:
                 break
             code = K.train_chunk(
-                *state.kernel_args(), todo, min_frequency, max_len, state.out_pairs, state.out_ids
+                *state.kernel_args(),
+                todo,
+                min_frequency,
+                max_len,
+                state.out_pairs,
+                state.out_ids,
             )
             if bar is not None:
                 bar.update(int(st[K.NOUT]) + 1 - before)
@@ -200,6 +219,18 @@ def _train_arrays(
             bar.close()
     n = int(st[K.NOUT]) + 1
     return state.out_pairs[:n].copy(), state.out_ids[:n].copy()
+
+
+@functools.cache
+def _compile_all() -> None:
+    """Compile (or load from numba's cache) ``rehash``, which a small first run may never reach,
+    so that compiling happens in the first call and never in the middle of a long one."""
+    from ecgbyte.bpe import _train_kernels as K
+
+    keys, ints = np.full(1, K.EMPTY, np.int64), np.zeros(1, np.int32)
+    table = (keys, np.zeros(1, np.int64), ints, ints)
+    K.rehash(*table, keys.copy(), np.zeros(1, np.int64), ints.copy(), ints.copy(), ints.copy(),
+             np.zeros(K.N_STATE, np.int64))  # fmt: skip
 
 
 def _alloc(shape: tuple[int, ...], dtype: type) -> np.ndarray:
@@ -230,7 +261,12 @@ class _State:
     """The kernels' arrays; allocated and grown here, since the kernels never allocate."""
 
     def __init__(
-        self, nodes: np.ndarray, gstart: np.ndarray, gw: np.ndarray, alphabet_size: int, n_merges: int
+        self,
+        nodes: np.ndarray,
+        gstart: np.ndarray,
+        gw: np.ndarray,
+        alphabet_size: int,
+        n_merges: int,
     ):
         from ecgbyte.bpe import _train_kernels as K
 

@@ -1,0 +1,133 @@
+"""Numba pair table and priority queue of the BPE trainer (see :mod:`ecgbyte.bpe._train_kernels`).
+
+- Pair table: open addressing with linear probing, key ``left << 32 | right`` (int64, ``EMPTY``
+  when unused), weighted count ``tcnt`` (int64), occurrence-list head ``thead`` and the merge that
+  last touched the pair ``tstamp`` (int32). Pairs are never removed (a count may drop to 0).
+- Priority queue: a lazy max-heap of ``(count, key)`` in ``hcnt``/``hkey``; best = highest count,
+  then lowest key (the lowest ``(left, right)``). Stale entries are skipped when popped.
+- ``st``: int64 scalars shared by the kernels and the Python driver, indexed by the names below.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+EMPTY = -1  # an unused pair-table key
+_MULT = -7046029254386353131  # 0x9E3779B97F4A7C15 as int64 (Fibonacci hashing)
+
+# st (int64 scalars shared by the kernels and the Python driver)
+USED, NTOUCH, NOUT, HSIZE, VSIZE, VBUF, PHASE, CURKEY, CURNEW, MAXLEN, ALWAYS_WINDOW = range(11)
+N_STATE = 11
+
+# The hot kernels run without numba's reference counting (``_nrt=False``): with it, every array
+# passed to a helper costs atomic increments in the inner loops (30x slower here). They therefore
+# never allocate; the Python driver allocates and grows the arrays when a kernel asks for it.
+_kernel = njit(cache=True, _nrt=False)
+_inline = njit(cache=True, _nrt=False, inline="always")
+
+
+@_inline
+def _slot(tkey, key):
+    """The slot holding ``key``, or the empty slot where it belongs."""
+    mask = tkey.shape[0] - 1
+    h = key * _MULT
+    i = (h ^ (h >> 29)) & mask
+    while tkey[i] != key and tkey[i] != EMPTY:
+        i = (i + 1) & mask
+    return i
+
+
+@_inline
+def _key(a, b):
+    return (np.int64(a) << 32) | np.int64(b)
+
+
+@_inline
+def _get(tkey, tcnt, thead, tstamp, st, a, b):
+    """Slot of pair ``(a, b)``, created (count 0, empty list) if new."""
+    key = _key(a, b)
+    i = _slot(tkey, key)
+    if tkey[i] == EMPTY:
+        tkey[i] = key
+        tcnt[i] = 0
+        thead[i] = -1
+        tstamp[i] = -1
+        st[USED] += 1
+    return i
+
+
+@_inline
+def _add(tkey, tcnt, thead, tstamp, touched, st, a, b, delta):
+    i = _get(tkey, tcnt, thead, tstamp, st, a, b)
+    tcnt[i] += delta
+    if tstamp[i] != st[NOUT]:
+        tstamp[i] = st[NOUT]
+        touched[st[NTOUCH]] = i
+        st[NTOUCH] += 1
+
+
+@_kernel
+def rehash(tkey, tcnt, thead, touched, nkey, ncnt, nhead, nstamp, ntouched, st):
+    """Copy the pair table into the larger empty arrays ``n*``, keeping the touched list."""
+    for i in range(tkey.shape[0]):
+        if tkey[i] != EMPTY:
+            j = _slot(nkey, tkey[i])
+            nkey[j] = tkey[i]
+            ncnt[j] = tcnt[i]
+            nhead[j] = thead[i]
+    for j in range(st[NTOUCH]):
+        i = _slot(nkey, tkey[touched[j]])
+        nstamp[i] = st[NOUT]
+        ntouched[j] = i
+
+
+@_inline
+def _heap_push(hcnt, hkey, st, cnt, key):
+    """Push ``(cnt, key)``; the caller guarantees room. Best = highest count, then lowest key."""
+    i = st[HSIZE]
+    while i > 0:  # sift up while the parent ranks below
+        par = (i - 1) >> 1
+        if hcnt[par] > cnt or (hcnt[par] == cnt and hkey[par] < key):
+            break
+        hcnt[i] = hcnt[par]
+        hkey[i] = hkey[par]
+        i = par
+    hcnt[i] = cnt
+    hkey[i] = key
+    st[HSIZE] += 1
+
+
+@_inline
+def _heap_pop(hcnt, hkey, st):
+    n = st[HSIZE] - 1
+    st[HSIZE] = n
+    cnt, key = hcnt[0], hkey[0]
+    c, k = hcnt[n], hkey[n]
+    i = 0
+    while True:  # sift the last entry down from the root
+        ch = 2 * i + 1
+        if ch >= n:
+            break
+        if ch + 1 < n and (hcnt[ch + 1] > hcnt[ch] or (hcnt[ch + 1] == hcnt[ch] and hkey[ch + 1] < hkey[ch])):
+            ch += 1
+        if hcnt[ch] < c or (hcnt[ch] == c and hkey[ch] > k):
+            break
+        hcnt[i] = hcnt[ch]
+        hkey[i] = hkey[ch]
+        i = ch
+    hcnt[i] = c
+    hkey[i] = k
+    return cnt, key
+
+
+@_kernel
+def init_heap(tkey, tcnt, vlen, max_len, hcnt, hkey, st):
+    """Heap of every pair with a positive count whose token fits in ``max_len`` symbols."""
+    st[HSIZE] = 0
+    for i in range(tkey.shape[0]):
+        if tkey[i] != EMPTY and tcnt[i] > 0:
+            a = tkey[i] >> 32
+            b = tkey[i] & 0xFFFFFFFF
+            if vlen[a] + vlen[b] <= max_len:
+                _heap_push(hcnt, hkey, st, tcnt[i], tkey[i])
