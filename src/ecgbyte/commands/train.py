@@ -9,6 +9,15 @@ Examples::
 
 The run directory gets config.json, layout.json, both tokenizers, log.jsonl and checkpoints.
 Without --ecg-tokenizer, a tokenizer is trained on the training split's ECGs first.
+
+Two-stage baseline (issue 7): ``--ecg-input encoder`` replaces the ECG-Byte tokens by k soft
+tokens from a frozen 1-D ResNet encoder (``ecgbyte.elm.two_stage``). Stage 1 (self-supervised
+pretraining on the training ECGs: ECG-report contrastive if every ECG has ``meta["report"]``,
+masked-signal reconstruction otherwise) runs first, its wall time in ``OUT/stage1.json``;
+``--ecg-tokenizer DIR`` then names a pretrained encoder directory instead::
+
+    ecgbyte train --data synthetic --leads I,II,III,aVR,aVL,aVF,V1,V2,V3,V4,V5,V6 \
+        --ecg-input encoder --soft-tokens 8 --out runs/two_stage
 """
 
 from __future__ import annotations
@@ -52,6 +61,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-length", type=int, default=None, help="context length in tokens")
     p.add_argument("--no-truncate", action="store_true", help="error on sequences longer than the context")
     p.add_argument("--no-signal", action="store_true", help="ablation: text only, ECG tokens removed")
+    p.add_argument(
+        "--ecg-input",
+        choices=("tokens", "encoder"),
+        default=None,
+        help="tokens: ECG-Byte end to end (default); encoder: two-stage baseline (frozen encoder + projection)",
+    )
+    p.add_argument("--soft-tokens", type=int, default=None, help="encoder: soft tokens per ECG (default 8)")
+    p.add_argument(
+        "--projector", choices=("linear", "mlp"), default=None, help="encoder: projection (default mlp)"
+    )
+    p.add_argument("--encoder-epochs", type=float, default=5.0, help="encoder: stage-1 pretraining epochs")
+    p.add_argument(
+        "--encoder-steps", type=int, default=None, help="encoder: stage-1 steps (overrides epochs)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
 
@@ -80,6 +103,9 @@ def run(args: argparse.Namespace) -> int:
             "batch_size": args.batch_size,
             "grad_accum": args.grad_accum,
             "max_length": args.max_length,
+            "ecg_input": args.ecg_input,
+            "soft_tokens": args.soft_tokens,
+            "projector": args.projector,
         }.items()
         if v is not None
     }
@@ -94,7 +120,11 @@ def run(args: argparse.Namespace) -> int:
         cfg = TrainConfig.preset(args.preset, seed=args.seed, keep_leads=leads, **over)
     cfg.extra = {**cfg.extra, "data": data}
     splits = load_splits(data)
-    tok = _ecg_tokenizer(args, splits, leads)
+    tok = (
+        _soft_tokenizer(args, cfg, splits, leads)
+        if cfg.ecg_input == "encoder"
+        else _ecg_tokenizer(args, splits, leads)
+    )
     summary = train(
         cfg,
         splits["train"],
@@ -105,6 +135,36 @@ def run(args: argparse.Namespace) -> int:
     )
     print(json.dumps(summary, indent=2))
     return 0
+
+
+def _soft_tokenizer(args: argparse.Namespace, cfg, splits: dict, leads: tuple[str, ...]):
+    """Two-stage: a pretrained encoder directory, the run's own on resume, or stage 1 now."""
+    from pathlib import Path
+
+    from ecgbyte.data.synthetic_qa import preprocess_config_for
+    from ecgbyte.elm._io import write_json
+    from ecgbyte.elm.two_stage import SoftTokenizer, pretrain_stage1
+
+    saved = Path(args.out) / "ecg_tokenizer"
+    if args.ecg_tokenizer:
+        return SoftTokenizer.from_pretrained(args.ecg_tokenizer)
+    if args.resume and saved.is_dir():
+        return SoftTokenizer.from_pretrained(saved)
+    ecgs = list({e.record_id: e for it in splits["train"] for e in it.ecgs}.values())
+    tok = pretrain_stage1(
+        ecgs,
+        fs=args.fs,
+        leads=leads,
+        k=cfg.soft_tokens,
+        preprocess=preprocess_config_for(args.fs),
+        epochs=args.encoder_epochs,
+        max_steps=args.encoder_steps,
+        seed=args.seed,
+        progress=not args.no_progress,
+    )
+    keep = ("objective", "steps", "n_ecgs", "n_parameters", "wall_s")
+    write_json(Path(args.out) / "stage1.json", {k: tok.info[k] for k in keep})
+    return tok
 
 
 def _ecg_tokenizer(args: argparse.Namespace, splits: dict, leads: tuple[str, ...]):

@@ -40,13 +40,15 @@ class EncodedEcg:
 
     ``ids`` int64 ``[n_tokens]``; ``lead_offsets`` int64 ``[n_leads + 1]`` (lead ``i`` is
     ``ids[lead_offsets[i]:lead_offsets[i+1]]``); ``start_s`` float32 ``[n_tokens]`` start time
-    of each token within its lead in seconds (``None`` if unknown).
+    of each token within its lead in seconds (``None`` if unknown). ``features`` float32
+    ``[n_tokens, dim]``: frozen-encoder features of the soft-token slots (two-stage path only).
     """
 
     ids: np.ndarray
     lead_offsets: np.ndarray
     leads: tuple[str, ...]
     start_s: np.ndarray | None = None
+    features: np.ndarray | None = None
 
     def lead_ids(self, i: int) -> np.ndarray:
         return self.ids[self.lead_offsets[i] : self.lead_offsets[i + 1]]
@@ -61,7 +63,9 @@ class EncodedEcg:
         if start is not None and start.shape != ids.shape:
             start = None
         leads = tuple(getattr(enc, "leads", ()) or leads)
-        return cls(ids=ids, lead_offsets=offsets, leads=tuple(leads), start_s=start)
+        feats = getattr(enc, "features", None)
+        feats = None if feats is None else np.asarray(feats, dtype=np.float32)
+        return cls(ids=ids, lead_offsets=offsets, leads=tuple(leads), start_s=start, features=feats)
 
 
 def tokenizer_hash(tokenizer: Any) -> str:
@@ -104,7 +108,10 @@ class EncodedCache:
             if path.exists():
                 with np.load(path, allow_pickle=False) as z:
                     start = z["start_s"] if z["start_s"].size == z["ids"].size else None
-                    enc = EncodedEcg(z["ids"].astype(np.int64), z["lead_offsets"], rec.leads, start)
+                    feats = z["features"] if "features" in z.files else None
+                    # the encoded leads (a tokenizer may keep a subset of the record's leads)
+                    leads = tuple(z["leads"].tolist()) if "leads" in z.files else rec.leads
+                    enc = EncodedEcg(z["ids"].astype(np.int64), z["lead_offsets"], leads, start, feats)
                 self._mem[key] = enc
                 return enc
         enc = EncodedEcg.from_encoding(self.tokenizer.encode(rec), rec.leads)
@@ -119,6 +126,8 @@ class EncodedCache:
                     ids=enc.ids.astype(np.uint32),
                     lead_offsets=enc.lead_offsets,
                     start_s=enc.start_s if enc.start_s is not None else np.zeros(0, np.float32),
+                    leads=np.array(enc.leads, dtype=str),
+                    **({} if enc.features is None else {"features": enc.features}),
                 )
             os.replace(tmp, path)
         return enc
@@ -211,6 +220,7 @@ class Example:
     answer: str
     question_type: str
     n_answer_cut: int = 0
+    ecg_features: np.ndarray | None = None  # two-stage: float32 [n_ecgs, k, dim] in sequence order
 
 
 class SequenceBuilder:
@@ -309,15 +319,16 @@ def build_examples(
     out = []
     for it in items:
         encs = [] if builder.no_signal or cache is None else [cache.get(e) for e in it.ecgs]
-        out.append(
-            builder.build(
-                encs,
-                it.question,
-                it.answer if with_answer else None,
-                item_id=it.item_id,
-                question_type=it.question_type,
-            )
+        ex = builder.build(
+            encs,
+            it.question,
+            it.answer if with_answer else None,
+            item_id=it.item_id,
+            question_type=it.question_type,
         )
+        if encs and encs[0].features is not None:
+            ex.ecg_features = np.stack([e.features for e in encs])
+        out.append(ex)
     return out
 
 
@@ -344,4 +355,7 @@ def collate(examples: Sequence[Example], pad_id: int, *, prompt_only: bool = Fal
     batch = {"input_ids": ids, "attention_mask": mask, "position_ids": position_ids}
     if not prompt_only:
         batch["labels"] = labels
+    feats = [ex.ecg_features for ex in examples if ex.ecg_features is not None]
+    if feats:  # two-stage: every ECG's soft-token features, in batch then sequence order
+        batch["ecg_features"] = torch.from_numpy(np.concatenate(feats)).float()
     return batch

@@ -21,6 +21,7 @@ from ecgbyte.errors import ConfigError
 SCHEDULES = ("inv_sqrt", "cosine", "constant")
 FINETUNE_MODES = ("full", "lora")
 PRECISIONS = ("auto", "fp32", "bf16")
+ECG_INPUTS = ("tokens", "encoder")
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
@@ -49,6 +50,10 @@ class TrainConfig:
     truncate: bool = True  # False: a sequence longer than max_length raises instead of cutting ECG tokens
     lead_markers: bool = False  # put a marker token before each lead's tokens
     no_signal: bool = False  # ablation: drop ECG tokens (and markers), text only
+    # --- ECG input (issue 7: end-to-end vs two-stage) ---
+    ecg_input: str = "tokens"  # "tokens" (ECG-Byte ids, end to end) or "encoder" (two-stage soft tokens)
+    soft_tokens: int = 8  # encoder: soft tokens per ECG (= the ECG tokenizer's vocab size in that mode)
+    projector: str = "mlp"  # encoder: "linear" or "mlp" (Linear-GELU-Linear) from features to the LLM
     # --- optimisation ---
     lr: float = 1e-3  # peak learning rate
     weight_decay: float = 0.01  # AdamW weight decay
@@ -80,6 +85,8 @@ class TrainConfig:
         _choice("schedule", self.schedule, SCHEDULES)
         _choice("finetune", self.finetune, FINETUNE_MODES)
         _choice("precision", self.precision, PRECISIONS)
+        _choice("ecg_input", self.ecg_input, ECG_INPUTS)
+        _choice("projector", self.projector, ("linear", "mlp"))
         for name in (
             "tiny_hidden",
             "tiny_layers",
@@ -92,6 +99,7 @@ class TrainConfig:
             "grad_accum",
             "max_new_tokens",
             "num_beams",
+            "soft_tokens",
         ):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)!r}")

@@ -53,11 +53,14 @@ def load_run(run_dir: str | Path, *, ecg_tokenizer: Any = None, checkpoint: str 
         raise ModelError(f"{run}: not a training run directory (config.json/layout.json missing)")
     cfg = TrainConfig.load(run / "config.json")
     layout = SequenceLayout.from_dict(json.loads((run / "layout.json").read_text()))
-    ecg_tok = (
-        ecg_tokenizer
-        if ecg_tokenizer is not None
-        else ECGByteTokenizer.from_pretrained(run / "ecg_tokenizer")
-    )
+    if ecg_tokenizer is not None:
+        ecg_tok = ecg_tokenizer
+    elif cfg.ecg_input == "encoder":  # two-stage run: the frozen encoder stands in for the tokenizer
+        from ecgbyte.elm.two_stage import SoftTokenizer
+
+        ecg_tok = SoftTokenizer.from_pretrained(run / "ecg_tokenizer")
+    else:
+        ecg_tok = ECGByteTokenizer.from_pretrained(run / "ecg_tokenizer")
     layout.check_tokenizer(tokenizer_hash(ecg_tok), where=str(run))
     ckpt = run / "checkpoints" / checkpoint if checkpoint else latest_checkpoint(run)
     if ckpt is None or not ckpt.is_dir():
@@ -87,8 +90,10 @@ def generate_answers(
     for s in range(0, len(examples), batch_size):
         chunk = examples[s : s + batch_size]
         batch = collate(chunk, layout.pad_id, prompt_only=True)
+        extra = {"ecg_features": batch["ecg_features"].to(device)} if "ecg_features" in batch else {}
         with torch.no_grad():
             gen = model.generate(
+                **extra,
                 input_ids=batch["input_ids"].to(device),
                 attention_mask=batch["attention_mask"].to(device),
                 max_new_tokens=max_new_tokens,

@@ -199,12 +199,18 @@ def load_weights(
     if not d.is_dir():
         raise ModelError(f"{d}: checkpoint weights directory not found")
     if config.finetune == "full":
-        return load_base_model(d)
-    from peft import PeftModel
+        model = load_base_model(d)
+    else:
+        from peft import PeftModel
 
-    base = load_base_model(base_dir)
-    resize_for_ecg(base, layout)
-    return PeftModel.from_pretrained(base, str(d), is_trainable=is_trainable)
+        base = load_base_model(base_dir)
+        resize_for_ecg(base, layout)
+        model = PeftModel.from_pretrained(base, str(d), is_trainable=is_trainable)
+    if config.ecg_input == "encoder":  # two-stage: the projector lives beside the LLM weights
+        from ecgbyte.elm.two_stage import attach_projector
+
+        model = attach_projector(model, d, is_trainable=is_trainable)
+    return model
 
 
 def count_parameters(model: Any) -> tuple[int, int]:

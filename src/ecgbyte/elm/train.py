@@ -50,6 +50,8 @@ from ecgbyte.errors import ConfigError, DatasetError, ModelError
 
 def policy_of(cfg: TrainConfig) -> TruncationPolicy:
     """The truncation policy a config describes (the same object rule for training and evaluation)."""
+    if cfg.ecg_input == "encoder":  # k soft-token slots per ECG: no lead/second/token selection
+        return TruncationPolicy(truncate=cfg.truncate)
     return TruncationPolicy(
         keep_leads=cfg.keep_leads,
         max_seconds=cfg.max_seconds,
@@ -103,7 +105,12 @@ def prepare_run(cfg: TrainConfig, train_items: Sequence[QAItem], ecg_tokenizer: 
     import torch
 
     torch.manual_seed(cfg.seed)  # LoRA's random init (kaiming A) is seeded too
-    return M.apply_finetuning(model, cfg, first_new_row=first_new), text_tok, layout
+    model = M.apply_finetuning(model, cfg, first_new_row=first_new)
+    if cfg.ecg_input == "encoder":  # two-stage: projector from frozen encoder features (elm.two_stage)
+        from ecgbyte.elm.two_stage import wrap_llm
+
+        model = wrap_llm(model, cfg, layout, ecg_tokenizer)
+    return model, text_tok, layout
 
 
 def base_dir_of(cfg: TrainConfig, run_dir: Path) -> Path:

@@ -1,0 +1,246 @@
+"""Stage 2 of the two-stage baseline: frozen encoder features -> projection -> k soft LLM tokens.
+
+LLaVA-style wiring on the *same* training loop as end-to-end ECG-Byte (``ecgbyte train
+--ecg-input encoder``): each ECG becomes ``k`` placeholder ids between the signal markers::
+
+    <bos> <ecg_start> p_0 ... p_{k-1} <ecg_end> question answer <eos>
+
+and :class:`TwoStageModel` replaces the embeddings of ``p_0..p_{k-1}`` by
+``projector(features)``, where ``features`` ``[k, C]`` are the frozen encoder's pooled feature
+map of that ECG (:func:`ecgbyte.elm.encoder.encode_features`). Features are computed once per
+ECG (the encoder is frozen) and ride along with each example (``Example.ecg_features``), so the
+data order, optimizer, schedule, checkpoints and generation are the end-to-end path's.
+
+:class:`SoftTokenizer` is the encoder dressed as an ECG tokenizer (``vocab_size = k``,
+``encode``, ``hash``, ``save_pretrained``/``from_pretrained``), so ``train``/``load_run``/
+``predict`` take it where they take an ``ECGByteTokenizer``. Files in a run directory:
+``ecg_tokenizer/`` holds the encoder checkpoint + ``soft_tokens.json`` + ``pretrain.json`` (stage 1
+wall time); each checkpoint's ``weights/`` holds the LLM (full or LoRA, as end to end) plus
+``projector.safetensors`` and ``projector.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ecgbyte.elm._io import write_json
+from ecgbyte.elm.encoder import (
+    EncoderConfig,
+    ResNet1d,
+    encode_features,
+    load_encoder,
+    pretrain_encoder,
+    save_encoder,
+)
+from ecgbyte.errors import ConfigError, ModelError
+
+PROJECTORS = ("linear", "mlp")
+
+
+class SoftEncoding:
+    """What :meth:`SoftTokenizer.encode` returns: ``k`` placeholder ids and the ECG's features."""
+
+    def __init__(self, k: int, features: np.ndarray) -> None:
+        self.ids = np.arange(k, dtype=np.int64)
+        self.lead_offsets = np.array([0, k], dtype=np.int64)
+        self.start_s = None
+        self.leads = ("ecg",)
+        self.features = features
+
+
+class SoftTokenizer:
+    """A frozen pretrained encoder that "tokenizes" an ECG into ``k`` soft-token slots + features."""
+
+    def __init__(
+        self, encoder: ResNet1d, config: EncoderConfig, *, k: int, info: dict[str, Any] | None = None
+    ) -> None:
+        if int(k) < 1:
+            raise ConfigError(f"soft tokens per ECG must be >= 1, got {k!r}")
+        self.encoder, self.config, self.k = encoder.eval().requires_grad_(False), config, int(k)
+        self.info = dict(info or {})
+        self.leads: tuple[str, ...] = ()  # no per-lead markers: the soft tokens cover every lead
+        self._hash: str | None = None
+
+    @property
+    def vocab_size(self) -> int:
+        return self.k
+
+    @property
+    def feature_dim(self) -> int:
+        return self.config.feature_dim
+
+    def hash(self) -> str:
+        """SHA-256 (16 hex) of the weights, the encoder config and ``k``."""
+        if self._hash is None:
+            h = hashlib.sha256(json.dumps({"k": self.k, **self.config.to_dict()}, sort_keys=True).encode())
+            for name, t in sorted(self.encoder.state_dict().items()):
+                h.update(name.encode())
+                h.update(t.detach().cpu().numpy().tobytes())
+            self._hash = h.hexdigest()[:16]
+        return self._hash
+
+    def encode(self, ecg: Any) -> SoftEncoding:
+        """Placeholder ids ``0..k-1`` and features float32 ``[k, feature_dim]`` of one ``Ecg``."""
+        return SoftEncoding(self.k, encode_features(self.encoder, self.config, [ecg], k=self.k)[0])
+
+    def save_pretrained(self, directory: str | Path) -> tuple[str, ...]:
+        d = Path(directory)
+        paths = save_encoder(self.encoder, self.config, d, info=self.info or None)
+        return (*paths, str(write_json(d / "soft_tokens.json", {"k": self.k})))
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path) -> SoftTokenizer:
+        d = Path(directory)
+        if not (d / "soft_tokens.json").exists():
+            raise ModelError(f"{d}: not a two-stage ECG encoder directory (soft_tokens.json missing)")
+        enc, cfg = load_encoder(d)
+        info = json.loads((d / "pretrain.json").read_text()) if (d / "pretrain.json").exists() else {}
+        return cls(enc, cfg, k=json.loads((d / "soft_tokens.json").read_text())["k"], info=info)
+
+
+def report_texts(ecgs: Sequence[Any]) -> list[str] | None:
+    """Each ECG's ``meta["report"]`` if every ECG has a non-empty one (then: contrastive), else ``None``."""
+    texts = [str((getattr(e, "meta", None) or {}).get("report") or "").strip() for e in ecgs]
+    return texts if texts and all(texts) else None
+
+
+def pretrain_stage1(
+    ecgs: Sequence[Any],
+    *,
+    fs: float,
+    leads: Sequence[str],
+    k: int,
+    preprocess: Any = None,
+    texts: Sequence[str] | None = None,
+    out_dir: str | Path | None = None,
+    progress: bool = False,
+    max_steps: int | None = None,
+    **encoder_overrides: Any,
+) -> SoftTokenizer:
+    """Stage 1: pretrain the encoder on the training ECGs; returns it as a :class:`SoftTokenizer`.
+
+    ``ecgs``: ``Ecg`` objects or record references (read with ``load_ecg``); ``preprocess``: the
+    ``PreprocessConfig`` of the tokenizer path (so both systems see the same signal);
+    ``texts``: reports for the contrastive objective (default: :func:`report_texts`).
+    ``info["wall_s"]`` (seconds) is stage 1's wall time, saved as ``pretrain.json``.
+    """
+    from ecgbyte.data.items import load_ecg
+
+    recs = [load_ecg(e) for e in ecgs]
+    cfg = EncoderConfig(
+        fs=float(fs),
+        leads=tuple(leads),
+        preprocess=None if preprocess is None else preprocess.to_dict(),
+        **encoder_overrides,
+    )
+    if texts is None and cfg.objective != "masked":
+        texts = report_texts(recs)
+    enc, cfg, info = pretrain_encoder(recs, cfg, texts=texts, max_steps=max_steps, progress=progress)
+    tok = SoftTokenizer(enc, cfg, k=k, info=info)
+    if out_dir is not None:
+        tok.save_pretrained(out_dir)
+    return tok
+
+
+class TwoStageModel(nn.Module):
+    """A causal LM whose ECG placeholder embeddings are replaced by projected encoder features."""
+
+    def __init__(
+        self, llm: Any, projector: nn.Module, *, ecg_offset: int, k: int, meta: dict[str, Any]
+    ) -> None:
+        super().__init__()
+        self.llm, self.projector = llm, projector
+        self.ecg_offset, self.k, self.meta = int(ecg_offset), int(k), dict(meta)
+
+    def _embeds(self, input_ids: torch.Tensor, ecg_features: torch.Tensor | None) -> torch.Tensor:
+        emb = self.llm.get_input_embeddings()(input_ids)
+        slots = (input_ids >= self.ecg_offset) & (input_ids < self.ecg_offset + self.k)
+        n_slots = int(slots.sum())
+        if n_slots == 0:
+            return emb
+        n_ecg = 0 if ecg_features is None else ecg_features.shape[0]
+        if n_slots != n_ecg * self.k:
+            raise ModelError(
+                f"{n_slots} soft-token slots in the batch but {n_ecg} ECG feature sets x k={self.k}; "
+                "the context cut some slots: raise max_length"
+            )
+        soft = self.projector(ecg_features.to(emb.dtype)).reshape(-1, emb.shape[-1])
+        return emb.masked_scatter(slots.unsqueeze(-1), soft.to(emb.dtype))
+
+    def forward(self, input_ids: torch.Tensor, ecg_features: torch.Tensor | None = None, **kw: Any) -> Any:
+        return self.llm(inputs_embeds=self._embeds(input_ids, ecg_features), **kw)
+
+    def generate(self, input_ids: torch.Tensor, ecg_features: torch.Tensor | None = None, **kw: Any) -> Any:
+        """``llm.generate`` from the mixed embeddings; returns prompt ids + new ids like the LLM does."""
+        return self.llm.generate(
+            input_ids=input_ids, inputs_embeds=self._embeds(input_ids, ecg_features), **kw
+        )
+
+    def save_pretrained(self, directory: str | Path, safe_serialization: bool = True) -> None:
+        """The LLM as the end-to-end path saves it, plus ``projector.safetensors`` / ``projector.json``."""
+        from safetensors.torch import save_file
+
+        from ecgbyte.elm import model as M
+
+        d = Path(directory)
+        M.save_weights(self.llm, d)
+        save_file(
+            {k: v.detach().contiguous() for k, v in self.projector.state_dict().items()},
+            str(d / "projector.safetensors"),
+        )
+        write_json(d / "projector.json", {"ecg_offset": self.ecg_offset, "k": self.k, **self.meta})
+
+
+def build_projector(kind: str, feature_dim: int, hidden: int) -> nn.Module:
+    """``linear``: one ``Linear(C, H)``; ``mlp``: ``Linear(C, H) -> GELU -> Linear(H, H)`` (LLaVA-1.5)."""
+    if kind not in PROJECTORS:
+        raise ConfigError(f"projector {kind!r} is not one of {', '.join(PROJECTORS)}")
+    if kind == "linear":
+        return nn.Linear(feature_dim, hidden)
+    return nn.Sequential(nn.Linear(feature_dim, hidden), nn.GELU(), nn.Linear(hidden, hidden))
+
+
+def wrap_llm(llm: Any, cfg: Any, layout: Any, ecg_tokenizer: SoftTokenizer) -> TwoStageModel:
+    """A fresh :class:`TwoStageModel` around a prepared LLM (seeded projector init)."""
+    hidden = int(llm.get_input_embeddings().weight.shape[1])
+    torch.manual_seed(cfg.seed)
+    proj = build_projector(cfg.projector, ecg_tokenizer.feature_dim, hidden)
+    meta = {"projector": cfg.projector, "feature_dim": ecg_tokenizer.feature_dim, "hidden": hidden}
+    return TwoStageModel(llm, proj, ecg_offset=layout.ecg_offset, k=ecg_tokenizer.k, meta=meta)
+
+
+def attach_projector(llm: Any, directory: str | Path, *, is_trainable: bool = False) -> TwoStageModel:
+    """Rebuild a :class:`TwoStageModel` from an LLM and the projector files in ``directory``."""
+    from safetensors.torch import load_file
+
+    d = Path(directory)
+    if not (d / "projector.json").exists():
+        raise ModelError(
+            f"{d}: no projector.json; this checkpoint is not a two-stage (--ecg-input encoder) run"
+        )
+    meta = json.loads((d / "projector.json").read_text())
+    proj = build_projector(meta["projector"], meta["feature_dim"], meta["hidden"])
+    proj.load_state_dict(load_file(str(d / "projector.safetensors")))
+    proj.requires_grad_(is_trainable)
+    rest = {k: v for k, v in meta.items() if k not in ("ecg_offset", "k")}
+    return TwoStageModel(llm, proj, ecg_offset=meta["ecg_offset"], k=meta["k"], meta=rest)
+
+
+__all__ = [
+    "PROJECTORS",
+    "SoftTokenizer",
+    "TwoStageModel",
+    "attach_projector",
+    "build_projector",
+    "pretrain_stage1",
+    "report_texts",
+    "wrap_llm",
+]
