@@ -36,6 +36,7 @@ from __future__ import annotations
 import numpy as np
 
 from ecgbyte.bpe._train_table import (  # noqa: F401 (the driver reads these here too)
+    _HBASE,
     ALWAYS_WINDOW,
     CURKEY,
     CURNEW,
@@ -56,6 +57,8 @@ from ecgbyte.bpe._train_table import (  # noqa: F401 (the driver reads these her
     _inline,
     _kernel,
     _key,
+    _new_id,
+    _prefetch,
     _slot,
     init_heap,
     rehash,
@@ -64,7 +67,7 @@ from ecgbyte.bpe._train_table import (  # noqa: F401 (the driver reads these her
 SENT = -1  # sequence separator in ``sym``
 DEAD = -2  # a position inside a merged token
 NOLIST = -2  # ``oprev`` of a token start that is in no occurrence list
-_HBASE = 1000003  # polynomial hash base of token strings
+_PF_FAR, _PF_NEAR = 16, 8  # prefetch distances along an occurrence list, in occurrences
 
 # train_chunk return codes: go on / stop (no pair left) / the caller must grow an array and call again
 GO_ON, STOP, NEED_TABLE, NEED_HEAP, NEED_VBUF = range(5)
@@ -97,6 +100,17 @@ def _push(onext, oprev, thead, i, p):
     if n >= 0:
         oprev[n] = p
     thead[i] = p
+
+
+@_inline
+def _prefetch_neighbours(onext, oprev, t):
+    """Prefetch the list links that taking token ``t`` out of its list will write."""
+    if t < 0 or oprev[t] == NOLIST:
+        return
+    if oprev[t] >= 0:
+        _prefetch(onext, oprev[t])
+    if onext[t] >= 0:
+        _prefetch(oprev, onext[t])
 
 
 @_inline
@@ -364,45 +378,6 @@ def _merge_occurrence(p, x, y, new, sym, vlen, onext, oprev, tkey, tcnt, thead, 
         _add(tkey, tcnt, thead, tstamp, touched, st, new, b, w)
 
 
-@_inline
-def _new_id(left, right, vlen, vhash, vpow, voff, vbuf, st):
-    """Id of the string left+right: an existing id with the same symbols, else the next free one.
-
-    The caller guarantees room in ``vbuf`` for the new string.
-    """
-    length = vlen[left] + vlen[right]
-    h = vhash[left] * vpow[right] + vhash[right]
-    nv = st[VSIZE]
-    for i in range(nv):
-        if vlen[i] == length and vhash[i] == h:
-            same = True
-            a, b = voff[i], voff[left]
-            for j in range(vlen[left]):
-                if vbuf[a + j] != vbuf[b + j]:
-                    same = False
-                    break
-            a, b = voff[i] + vlen[left], voff[right]
-            for j in range(vlen[right]):
-                if not same or vbuf[a + j] != vbuf[b + j]:
-                    same = False
-                    break
-            if same:
-                return i
-    used = st[VBUF]
-    for j in range(vlen[left]):
-        vbuf[used + j] = vbuf[voff[left] + j]
-    for j in range(vlen[right]):
-        vbuf[used + vlen[left] + j] = vbuf[voff[right] + j]
-    vlen[nv] = length
-    vhash[nv] = h
-    vpow[nv] = vpow[left] * vpow[right]
-    voff[nv] = used
-    st[VBUF] = used + length
-    st[VSIZE] = nv + 1
-    st[MAXLEN] = max(st[MAXLEN], length)
-    return nv
-
-
 @_kernel
 def train_chunk(
     sym, onext, oprev, tkey, tcnt, thead, tstamp, touched, hcnt, hkey,
@@ -447,8 +422,28 @@ def train_chunk(
             y = np.int32(key & 0xFFFFFFFF)
             new = np.int32(st[CURNEW])
             pi = _slot(tkey, key)
+            # Two pointers run ahead along the list (which changes only at its head during the
+            # walk) and prefetch what the occurrences there will touch: the corpus around them
+            # (_PF_FAR ahead), then the list neighbours of the tokens left and right of them.
+            far = thead[pi]
+            near = far
+            for _ in range(_PF_FAR):
+                if far >= 0:
+                    far = onext[far]
+            for _ in range(_PF_NEAR):
+                if near >= 0:
+                    near = onext[near]
             while thead[pi] >= 0:
                 p = thead[pi]
+                if far >= 0:
+                    _prefetch(sym, far)
+                    _prefetch(onext, far)
+                    _prefetch(oprev, far)
+                    far = onext[far]
+                if near >= 0:
+                    _prefetch_neighbours(onext, oprev, _prev(sym, near))
+                    _prefetch_neighbours(onext, oprev, near + vlen[x])
+                    near = onext[near]
                 # an occurrence (a whole run for x == y) creates at most 4 new pairs: (a, X), (X, X),
                 # (X, x) and (x, b) or (X, b), with a, b its neighbours
                 if 2 * (st[USED] + 8) > tkey.shape[0]:

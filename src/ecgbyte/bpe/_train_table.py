@@ -1,20 +1,26 @@
-"""Numba pair table and priority queue of the BPE trainer (see :mod:`ecgbyte.bpe._train_kernels`).
+"""Numba pair table, priority queue and vocabulary of the BPE trainer (see :mod:`ecgbyte.bpe._train_kernels`).
 
 - Pair table: open addressing with linear probing, key ``left << 32 | right`` (int64, ``EMPTY``
   when unused), weighted count ``tcnt`` (int64), occurrence-list head ``thead`` and the merge that
   last touched the pair ``tstamp`` (int32). Pairs are never removed (a count may drop to 0).
 - Priority queue: a lazy max-heap of ``(count, key)`` in ``hcnt``/``hkey``; best = highest count,
   then lowest key (the lowest ``(left, right)``). Stale entries are skipped when popped.
+- Vocabulary: each id's length ``vlen``, polynomial hash ``vhash`` (base ``_HBASE``, ``vpow`` =
+  base ** length) and symbols ``vbuf[voff[id] : voff[id] + vlen[id]]``, for the id-reuse rule.
 - ``st``: int64 scalars shared by the kernels and the Python driver, indexed by the names below.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 EMPTY = -1  # an unused pair-table key
 _MULT = -7046029254386353131  # 0x9E3779B97F4A7C15 as int64 (Fibonacci hashing)
+_HBASE = 1000003  # polynomial hash base of token strings
 
 # st (int64 scalars shared by the kernels and the Python driver)
 USED, NTOUCH, NOUT, HSIZE, VSIZE, VBUF, PHASE, CURKEY, CURNEW, MAXLEN, ALWAYS_WINDOW = range(11)
@@ -25,6 +31,25 @@ N_STATE = 11
 # never allocate; the Python driver allocates and grows the arrays when a kernel asks for it.
 _kernel = njit(cache=True, _nrt=False)
 _inline = njit(cache=True, _nrt=False, inline="always")
+
+
+@intrinsic
+def _prefetch(typingctx, arr, idx):
+    """Hint the CPU to fetch ``arr[idx]`` into cache (LLVM ``llvm.prefetch``; never faults)."""
+    sig = types.void(arr, idx)
+
+    def codegen(context, builder, signature, args):
+        aryty, idxty = signature.args
+        ary = context.make_array(aryty)(context, builder, args[0])
+        i = context.cast(builder, args[1], idxty, types.intp)
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [i], wraparound=False)
+        i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(1), i32(3), i32(1)])  # write, keep, data
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
 @_inline
@@ -131,3 +156,42 @@ def init_heap(tkey, tcnt, vlen, max_len, hcnt, hkey, st):
             b = tkey[i] & 0xFFFFFFFF
             if vlen[a] + vlen[b] <= max_len:
                 _heap_push(hcnt, hkey, st, tcnt[i], tkey[i])
+
+
+@_inline
+def _new_id(left, right, vlen, vhash, vpow, voff, vbuf, st):
+    """Id of the string left+right: an existing id with the same symbols, else the next free one.
+
+    The caller guarantees room in ``vbuf`` for the new string.
+    """
+    length = vlen[left] + vlen[right]
+    h = vhash[left] * vpow[right] + vhash[right]
+    nv = st[VSIZE]
+    for i in range(nv):
+        if vlen[i] == length and vhash[i] == h:
+            same = True
+            a, b = voff[i], voff[left]
+            for j in range(vlen[left]):
+                if vbuf[a + j] != vbuf[b + j]:
+                    same = False
+                    break
+            a, b = voff[i] + vlen[left], voff[right]
+            for j in range(vlen[right]):
+                if not same or vbuf[a + j] != vbuf[b + j]:
+                    same = False
+                    break
+            if same:
+                return i
+    used = st[VBUF]
+    for j in range(vlen[left]):
+        vbuf[used + j] = vbuf[voff[left] + j]
+    for j in range(vlen[right]):
+        vbuf[used + vlen[left] + j] = vbuf[voff[right] + j]
+    vlen[nv] = length
+    vhash[nv] = h
+    vpow[nv] = vpow[left] * vpow[right]
+    voff[nv] = used
+    st[VBUF] = used + length
+    st[VSIZE] = nv + 1
+    st[MAXLEN] = max(st[MAXLEN], length)
+    return nv
