@@ -37,3 +37,20 @@ def test_ptbxl_reports_by_spec(shared_data):
 def test_spec_missing_a_path_is_a_clear_error():
     with pytest.raises(DatasetError, match="needs 'ecgqa_dir'"):
         load_splits({"name": "ecgqa"})
+
+
+def test_train_command_on_real_ecgqa(shared_data, tmp_path):
+    """`ecgbyte train --data ecgqa` reads the PTB-XL records behind the questions and trains."""
+    import json
+
+    from ecgbyte.cli import main
+
+    out = tmp_path / "run"
+    args = ["train", "--data", "ecgqa", "--data-arg", f"ecgqa_dir={shared_data / 'ecg-qa' / 'ptbxl'}"]
+    args += ["--data-arg", f"records={shared_data / 'ptb-xl'}", "--steps", "2", "--n-merges", "20"]
+    args += ["--batch-size", "4", "--no-progress", "--out", str(out)]
+    assert main(args) == 0
+    spec = json.loads((out / "config.json").read_text())["extra"]["data"]
+    assert spec["name"] == "ecgqa" and spec["records"].endswith("ptb-xl")
+    log = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log if "loss" in r][-1] == 2

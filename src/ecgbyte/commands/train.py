@@ -31,7 +31,19 @@ ORDER = 60
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", default="synthetic", help="dataset name (default: synthetic)")
+    p.add_argument(
+        "--data",
+        default="synthetic",
+        help="dataset: synthetic, ecgqa, ecgchat or ptbxl_reports (default: synthetic)",
+    )
+    p.add_argument(
+        "--data-arg",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="dataset option, repeatable; e.g. ecgqa: --data-arg ecgqa_dir=ecg-qa/ptbxl "
+        "--data-arg records=ptb-xl; ecgchat: json=..., root=...; ptbxl_reports: ptbxl_dir=...",
+    )
     p.add_argument(
         "--model", default=None, help="'tiny' or a local HF causal-LM directory (default: preset's)"
     )
@@ -52,12 +64,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--leads", default="II,V1", help="comma-separated leads (synthetic data and the model input)"
     )
     p.add_argument("--n-merges", type=int, default=1000, help="merges when training the ECG tokenizer")
-    p.add_argument("--finetune", choices=("full", "lora"), default=None)
+    p.add_argument(
+        "--finetune",
+        choices=("full", "lora"),
+        default=None,
+        help="full fine-tuning or LoRA (default: preset's)",
+    )
     p.add_argument("--steps", type=int, default=None, help="optimizer steps (overrides --epochs)")
-    p.add_argument("--epochs", type=float, default=None)
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--grad-accum", type=int, default=None)
+    p.add_argument(
+        "--epochs", type=float, default=None, help="passes over the training split (default: preset's)"
+    )
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: preset's)")
+    p.add_argument("--batch-size", type=int, default=None, help="sequences per step per device")
+    p.add_argument("--grad-accum", type=int, default=None, help="gradient accumulation steps")
     p.add_argument("--max-length", type=int, default=None, help="context length in tokens")
     p.add_argument("--no-truncate", action="store_true", help="error on sequences longer than the context")
     p.add_argument("--no-signal", action="store_true", help="ablation: text only, ECG tokens removed")
@@ -75,8 +94,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--encoder-steps", type=int, default=None, help="encoder: stage-1 steps (overrides epochs)"
     )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--seed", type=int, default=0, help="seeds data, tokenizer, model init and order")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -91,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "target_fs": args.fs,
         "leads": list(leads),
+        **parse_data_args(args.data_arg),
     }
     over = {
         k: v
@@ -137,6 +157,30 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_data_args(pairs: list[str]) -> dict:
+    """``["records=ptb-xl", "strict=true"]`` -> ``{"records": "ptb-xl", "strict": True}`` (JSON values if they parse)."""
+    from ecgbyte.errors import ConfigError
+
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--data-arg {pair!r} is not KEY=VALUE")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
+def _training_ecgs(splits: dict) -> list:
+    """The distinct ECGs of the training split, read from disk where items hold record references."""
+    from ecgbyte.data.items import ecg_key, load_ecg
+
+    unique = {ecg_key(e): e for it in splits["train"] for e in it.ecgs}
+    return [load_ecg(e) for e in unique.values()]
+
+
 def _soft_tokenizer(args: argparse.Namespace, cfg, splits: dict, leads: tuple[str, ...]):
     """Two-stage: a pretrained encoder directory, the run's own on resume, or stage 1 now."""
     from pathlib import Path
@@ -150,7 +194,7 @@ def _soft_tokenizer(args: argparse.Namespace, cfg, splits: dict, leads: tuple[st
         return SoftTokenizer.from_pretrained(args.ecg_tokenizer)
     if args.resume and saved.is_dir():
         return SoftTokenizer.from_pretrained(saved)
-    ecgs = list({e.record_id: e for it in splits["train"] for e in it.ecgs}.values())
+    ecgs = _training_ecgs(splits)
     tok = pretrain_stage1(
         ecgs,
         fs=args.fs,
@@ -178,7 +222,7 @@ def _ecg_tokenizer(args: argparse.Namespace, splits: dict, leads: tuple[str, ...
     saved = Path(args.out) / "ecg_tokenizer"
     if args.resume and saved.is_dir():
         return ECGByteTokenizer.from_pretrained(saved)
-    ecgs = list({e.record_id: e for it in splits["train"] for e in it.ecgs}.values())
+    ecgs = _training_ecgs(splits)
     return ECGByteTokenizer.train(
         ecgs, n_merges=args.n_merges, leads=leads, seed=args.seed, preprocess=preprocess_config_for(args.fs)
     )
