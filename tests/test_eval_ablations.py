@@ -197,3 +197,30 @@ def test_no_flag_when_an_ablation_hurts_and_intervals_over_seeds() -> None:
     assert s["metrics"]["bleu4"] is None
     md = to_markdown({**s, "split": "test", "run_dirs": []})
     assert "| accuracy | 95.00 ± 12.42 | 45.00 ± 12.42 (+50.00 ± 24.84) |" in md
+
+
+@pytest.mark.slow
+def test_evaluate_run_single_run_gets_bootstrap_intervals(tiny_run, tmp_path: Path) -> None:
+    run_dir, splits = tiny_run
+    kw = dict(bertscore_model=None, ablations=("no_signal",), batch_size=4, n_resamples=200)
+    s = evaluate_run(run_dir, "test", seed=3, out=tmp_path / "e.json", **kw)
+    n = len(splits["test"])
+    assert s["interval"] == {
+        "method": "bootstrap",
+        "label": f"95% bootstrap CI over {n} test items (1 run)",
+        "n_resamples": 200,
+    }
+    acc = s["metrics"]["accuracy"]
+    assert acc["method"] == "bootstrap" and acc["n"] == n
+    assert acc["low"] <= acc["mean"] <= acc["high"]
+    assert s["metrics"]["bleu4"]["low"] <= s["metrics"]["bleu4"]["mean"] <= s["metrics"]["bleu4"]["high"]
+    d = s["ablations"]["no_signal"]["drop"]["accuracy"]
+    assert d["method"] == "bootstrap" and d["low"] <= d["mean"] <= d["high"]
+    assert "95% bootstrap CI over" in (tmp_path / "e.md").read_text()
+    # the same seed gives the same intervals; no bootstrap when n_resamples=0
+    again = evaluate_run(run_dir, "test", seed=3, **kw)
+    assert again["metrics"] == s["metrics"] and again["ablations"] == s["ablations"]
+    none = evaluate_run(run_dir, "test", seed=3, **{**kw, "n_resamples": 0})
+    assert none["interval"]["method"] == "none" and none["metrics"]["accuracy"]["half_width"] is None
+    with pytest.raises(ConfigError, match="n_resamples"):
+        evaluate_run(run_dir, n_resamples=-1)

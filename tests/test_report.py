@@ -11,7 +11,7 @@ import pytest
 from ecgbyte.cli import main
 from ecgbyte.errors import ConfigError
 from ecgbyte.eval.evaluate import _summarize
-from ecgbyte.report import build_report, render_html
+from ecgbyte.report import ablation_chart, build_report, render_html
 
 
 def _run(acc: float, abl: dict[str, float]) -> dict:
@@ -60,8 +60,8 @@ def test_render_html_tables_flag_and_images(tmp_path: Path) -> None:
     assert "<td>Accuracy (normalised exact match)</td><td>92.00 ± 25.41</td>" in page
     assert "BLEU-4 &lt;NLTK&gt;" in page  # labels are escaped
     assert "not computed: no model" in page
-    # drops 40 and 46 -> +43.00 ± 38.12, marked as a real effect
-    assert "<td class='good'>+43.00 ± 38.12</td>" in page
+    # drops 40 and 46 -> +43.00 ± 38.12 (one decimal in the ablation table), marked as a real effect
+    assert "<td class='good'>+43.0 ± 38.1</td>" in page
     assert "banner good" in page and "uses the ECG" in page
     assert [k in page for k in ("no_signal", "blackout", "noise", "shuffled")] == [True] * 4
     assert page.index("<th>no_signal</th>") < page.index("<th>shuffled</th>")
@@ -91,7 +91,8 @@ def test_build_report_reuses_evaluation_and_pictures(tmp_path: Path) -> None:
     path = build_report(run)
     assert path == run / "report.html"
     page = path.read_text()
-    assert page.count("data:image/png;base64,") == 4
+    assert page.count("data:image/png;base64,") == 5  # the 4 pictures and the ablation chart
+    assert "intervals: <b>95% t-interval over 2 runs</b>" in page
     assert "MODEL IGNORES THE ECG" in page
     assert "ecgbyte report" in page  # the commands to reproduce
 
@@ -99,8 +100,66 @@ def test_build_report_reuses_evaluation_and_pictures(tmp_path: Path) -> None:
 def test_report_command_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = _fake_run(tmp_path, ignores=False)
     assert main(["report", str(run), "--out", str(tmp_path / "r.html")]) == 0
-    assert (tmp_path / "r.html").read_text().count("<table>") == 2
+    assert (tmp_path / "r.html").read_text().count("<table") == 2
     assert main(["report", str(tmp_path / "nowhere")]) == 2
     assert "not a training run directory" in capsys.readouterr().err
     with pytest.raises(ConfigError):
         build_report(tmp_path)
+
+
+def _one_run_summary() -> dict:
+    """One run with bootstrap intervals as ``evaluate_one`` stores them (accuracy 80 [70, 90])."""
+
+    def iv(mean: float, lo: float, hi: float) -> dict:
+        return {
+            "mean": mean,
+            "half_width": None,
+            "n": 50,
+            "std": 5.0,
+            "confidence": 0.95,
+            "method": "bootstrap",
+            "low": lo,
+            "high": hi,
+        }
+
+    run = _run(80.0, {"no_signal": 30.0, "noise": 79.0})
+    run["bootstrap"] = {
+        "metrics": {"accuracy": iv(80.0, 70.0, 90.0)},
+        "ablations": {
+            "no_signal": {
+                "scores": {"accuracy": iv(30.0, 20.0, 40.0)},
+                "drop": {"accuracy": iv(50.0, 38.0, 62.0)},
+            },
+            "noise": {"scores": {"accuracy": iv(79.0, 69.0, 89.0)}, "drop": {"accuracy": iv(1.0, -2.0, 4.0)}},
+        },
+        "n_items": 50,
+        "n_resamples": 1000,
+        "seed": 0,
+        "label": "95% bootstrap CI over 50 test items (1 run)",
+    }
+    s = _summarize([run], ("no_signal", "noise"), "accuracy", 2.0)
+    s.update(split="test", run_dirs=["runs/s0"])
+    return s
+
+
+def test_render_html_single_run_bootstrap_is_labelled_and_charted() -> None:
+    s = _one_run_summary()
+    page = render_html(s, {}, title="r")
+    assert "intervals: <b>95% bootstrap CI over 50 test items (1 run)</b>" in page
+    assert "not over training seeds" in page and "t-interval" not in page
+    # bootstrap cells: the score, then its interval on a second, smaller line
+    assert (
+        "<td>Accuracy (normalised exact match)</td><td>80.00<br><span class='ci'>[70.00, 90.00]</span></td>"
+        in page
+    )
+    assert "<td class='good'>+50.0<br><span class='ci'>[+38.0, +62.0]</span></td>" in page  # no_signal hurts
+    assert "<td class='bad'>+1.0<br><span class='ci'>[-2.0, +4.0]</span></td>" in page  # noise does not
+    # the headline names the ablation that hurts most, with its interval
+    assert (
+        "no signal (ECG tokens removed) hurts most, accuracy 30.0 (drop +50.0 [+38.0, +62.0] points)" in page
+    )
+    assert page.index("banner good") < page.index("<h2>Metrics</h2>")
+    assert page.count("data:image/png;base64,") == 1  # the ablation chart
+    png = ablation_chart(s)
+    assert png is not None and png.startswith(b"\x89PNG")
+    assert ablation_chart({**s, "ablations": {}}) is None

@@ -1,4 +1,7 @@
-"""Score trained runs on a split: the paper's metrics, mean ± 95% t-interval, signal-use ablations.
+"""Score trained runs on a split: the paper's metrics with 95% intervals, signal-use ablations.
+
+Several runs (seeds/checkpoints) get mean ± 95% t-interval over runs; a single run gets a seeded
+95% percentile bootstrap interval over its test items (paired for the ablation drops).
 
 Examples::
 
@@ -37,7 +40,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--noise-std", type=float, default=0.1, help="noise ablation: Gaussian std in mV (default 0.1)"
     )
-    p.add_argument("--seed", type=int, default=0, help="seeds the noise and the ECG shuffling")
+    p.add_argument("--seed", type=int, default=0, help="seeds the noise, the ECG shuffling and the bootstrap")
+    p.add_argument(
+        "--n-resamples",
+        type=int,
+        default=1000,
+        help="one run: bootstrap resamples of the test items for its 95%% intervals (0: none; default 1000)",
+    )
     p.add_argument(
         "--bertscore-model",
         default="auto",
@@ -81,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         bertscore_model=None if args.no_bertscore else args.bertscore_model,
         ablation_nlg=not args.fast_ablations,
         flag_threshold=args.flag_threshold,
+        n_resamples=args.n_resamples,
         out=out,
     )
     print(to_markdown(summary))

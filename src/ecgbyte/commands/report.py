@@ -5,8 +5,9 @@ Examples::
     ecgbyte report runs/tiny                      # -> runs/tiny/report.html
     ecgbyte report runs/tiny --limit 200 --refresh
 
-Reuses RUN_DIR/evaluation_<split>.json and RUN_DIR/explain/*.png when present (run
-`ecgbyte evaluate` over several seeds first to get intervals), computes them otherwise.
+Reuses RUN_DIR/evaluation_<split>.json and RUN_DIR/explain/*.png when present, computes them
+otherwise. One run gets 95% bootstrap intervals over its test items; run `ecgbyte evaluate`
+over several seeds first for t-intervals over runs.
 """
 
 from __future__ import annotations
@@ -28,12 +29,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--refresh", action="store_true", help="recompute the evaluation and the pictures")
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N items")
     p.add_argument("--no-bertscore", action="store_true", help="skip BERTScore")
+    p.add_argument(
+        "--n-resamples",
+        type=int,
+        default=1000,
+        help="bootstrap resamples of the test items for the intervals (0: none; default 1000)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from ecgbyte.report import build_report
 
-    kw = {"limit": args.limit}
+    kw = {"limit": args.limit, "n_resamples": args.n_resamples}
     if args.no_bertscore:
         kw["bertscore_model"] = None
     path = build_report(

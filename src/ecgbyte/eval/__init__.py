@@ -3,6 +3,8 @@
 - :mod:`ecgbyte.eval.metrics`: BLEU-4, sacreBLEU, ROUGE-1/2/L, METEOR, BERTScore, QA accuracy
   and token F1 (offline, pinned; :func:`~ecgbyte.eval.metrics.compute_metrics`);
 - :mod:`ecgbyte.eval.stats`: mean ± 95% t-interval over seeds/checkpoints;
+- :mod:`ecgbyte.eval.bootstrap`: for a single run, seeded 95% percentile bootstrap intervals over
+  the test items (paired for ablation drops);
 - :mod:`ecgbyte.eval.ablations`: no signal, blackout, noise, shuffled ECGs;
 - :mod:`ecgbyte.eval.evaluate`: :func:`~ecgbyte.eval.evaluate.evaluate_run` (torch, imported lazily).
 """

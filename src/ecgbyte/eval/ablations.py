@@ -106,6 +106,7 @@ def ablation_examples(
             policy_of(cfg),
             max_length=cfg.max_length,
             encode_text=M.encode_text_fn(run.text_tokenizer),
+            answer_reserve=cfg.max_new_tokens + 1,  # as make_builder: same truncation as training
             no_signal=True,
         )
         return [

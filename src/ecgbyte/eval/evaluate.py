@@ -5,7 +5,9 @@ see :mod:`ecgbyte.data.registry`) unless items are given, generate answers in le
 batches, score them with :func:`ecgbyte.eval.metrics.compute_metrics`, then do the same for each
 signal-use ablation (:mod:`ecgbyte.eval.ablations`). Across runs every metric, every ablated
 metric and every drop (baseline minus ablated, in points) is summarised as mean ± 95%
-t-interval (:mod:`ecgbyte.eval.stats`). ``ignores_ecg`` is set when no ablation lowers the
+t-interval (:mod:`ecgbyte.eval.stats`); a single run gets a seeded 95% percentile bootstrap
+interval over its test items instead, paired for the drops (:mod:`ecgbyte.eval.bootstrap`).
+``summary["interval"]`` says which, in words. ``ignores_ecg`` is set when no ablation lowers the
 primary metric by at least ``flag_threshold`` points: the model answers without the ECG.
 
 Outputs: ``evaluation_<split>.json`` (everything), ``evaluation_<split>.md`` (tables) and, per
@@ -22,8 +24,16 @@ from typing import Any
 
 from ecgbyte.errors import ConfigError, DatasetError
 from ecgbyte.eval.ablations import ABLATIONS, ablation_examples, generate_sorted
-from ecgbyte.eval.metrics import METRICS, compute_metrics
-from ecgbyte.eval.stats import summarize_runs
+from ecgbyte.eval.bootstrap import bootstrap_run, interval_label, item_statistics
+from ecgbyte.eval.metrics import METRICS, compute_metrics_items
+from ecgbyte.eval.stats import format_interval, summarize_runs
+
+ABLATION_TITLES: dict[str, str] = {
+    "no_signal": "no signal (ECG tokens removed)",
+    "blackout": "blackout (flat 0 mV line)",
+    "noise": "noise (Gaussian, added in mV)",
+    "shuffled": "shuffled (another patient's ECG)",
+}
 
 
 def items_for_run(run: Any, split: str) -> list[Any]:
@@ -75,8 +85,13 @@ def evaluate_one(
     noise_std_mv: float = 0.1,
     bertscore_model: str | Path | None = "auto",
     ablation_nlg: bool = True,
+    n_resamples: int = 1000,
 ) -> dict[str, Any]:
-    """Baseline and ablated scores of one loaded run on ``items``; also the per-item rows."""
+    """Baseline and ablated scores of one loaded run on ``items``; also the per-item rows.
+
+    With ``n_resamples > 0`` the result also holds ``"bootstrap"``: percentile intervals over the
+    items (seeded by ``seed``) of every score and paired intervals of every ablation drop.
+    """
     from ecgbyte.data.sequences import EncodedCache
 
     cache = EncodedCache(run.ecg_tokenizer)
@@ -91,12 +106,17 @@ def evaluate_one(
         for it in items
     ]
     out: dict[str, Any] = {"run_dir": str(run.run_dir), "n": len(items), "ablations": {}, "wall_s": {}}
+    stats: dict[str, Any] = {}
+    points: dict[str, Any] = {}
     for kind in ("baseline", *ablations):
         t = time.perf_counter()
         exs = ablation_examples(run, items, kind, seed=seed, noise_std_mv=noise_std_mv, cache=cache)
         preds = generate_sorted(run, exs, batch_size=batch_size)
         full = kind == "baseline" or ablation_nlg
-        res = compute_metrics(preds, refs, bertscore_model=bertscore_model, nlg=full)
+        res = compute_metrics_items(preds, refs, bertscore_model=bertscore_model, nlg=full)
+        if n_resamples > 0 and items:
+            stats[kind] = item_statistics(preds, refs, res.pop("per_item"))
+        points[kind] = res["scores"]
         for r, p in zip(rows, preds):
             r[kind] = p
         if kind == "baseline":
@@ -106,7 +126,15 @@ def evaluate_one(
         else:
             out["ablations"][kind] = res["scores"]
         out["wall_s"][kind] = round(time.perf_counter() - t, 3)
+    if stats:
+        t = time.perf_counter()
+        base = stats.pop("baseline")
+        out["bootstrap"] = bootstrap_run(
+            base, stats, points, n_items=len(items), n_resamples=n_resamples, seed=seed
+        )
+        out["wall_s"]["bootstrap"] = round(time.perf_counter() - t, 3)
     out["rows"] = rows
+    out["mean_reference_words"] = sum(len(r.split()) for r in refs) / max(len(refs), 1)
     return out
 
 
@@ -124,6 +152,7 @@ def evaluate_run(
     ablation_nlg: bool = True,
     primary: str = "accuracy",
     flag_threshold: float = 2.0,
+    n_resamples: int = 1000,
     out: str | Path | None = None,
 ) -> dict[str, Any]:
     """Evaluate runs (one per seed or checkpoint) on ``split``; returns the summary dict.
@@ -136,17 +165,20 @@ def evaluate_run(
     ablations : which of :data:`~ecgbyte.eval.ablations.ABLATIONS` to run (``()``: none).
     limit : only the first ``limit`` items (a quick look).
     batch_size : prompts per generation batch.
-    seed, noise_std_mv : ablation randomness and noise level (mV).
+    seed, noise_std_mv : seeds the ablations and the bootstrap; noise level (mV).
     bertscore_model : see :func:`~ecgbyte.eval.metrics.compute_metrics`.
     ablation_nlg : also compute the NLG metrics for ablations (else accuracy and token F1 only).
     primary : the metric whose drop decides ``ignores_ecg``.
     flag_threshold : minimum drop (points) of ``primary`` that counts as "the model uses the ECG".
+    n_resamples : bootstrap resamples of the test items for a single run (0: no interval).
     out : JSON path to write (with a ``.md`` twin); ``None`` writes nothing but the per-run rows.
 
     Returns
     -------
     dict with ``runs`` (per-run scores), ``metrics`` / ``ablations`` (intervals, as dicts),
-    ``labels``, ``notes``, ``warnings``, ``ignores_ecg``, ``flag`` and ``wall_s``.
+    ``interval`` (``method`` "t", "bootstrap" or "none", and its ``label`` in words), ``labels``,
+    ``notes``, ``warnings``, ``ignores_ecg``, ``flag`` (one sentence: does the model use the
+    ECG, and which ablation hurts most) and ``wall_s``.
     """
     from ecgbyte.elm._io import write_json, write_jsonl
     from ecgbyte.elm.generate import load_run
@@ -157,6 +189,8 @@ def evaluate_run(
     bad = [a for a in ablations if a not in ABLATIONS]
     if bad:
         raise ConfigError(f"unknown ablation(s) {bad}; choose from {', '.join(ABLATIONS)}")
+    if n_resamples < 0:
+        raise ConfigError(f"n_resamples must be >= 0 (0: no bootstrap), got {n_resamples}")
     if primary not in METRICS:
         raise ConfigError(f"primary metric {primary!r} is not one of {', '.join(METRICS)}")
     t0 = time.perf_counter()
@@ -174,6 +208,7 @@ def evaluate_run(
             noise_std_mv=noise_std_mv,
             bertscore_model=bertscore_model,
             ablation_nlg=ablation_nlg,
+            n_resamples=n_resamples,
         )
         write_jsonl(Path(d) / "eval" / f"{split}_predictions.jsonl", res.pop("rows"))
         per_run.append(res)
@@ -195,7 +230,7 @@ def evaluate_run(
 def _summarize(
     per_run: list[dict[str, Any]], ablations: Sequence[str], primary: str, threshold: float
 ) -> dict[str, Any]:
-    base = summarize_runs([r["scores"] for r in per_run])
+    base = _dicts(summarize_runs([r["scores"] for r in per_run]))
     abl: dict[str, Any] = {}
     for kind in ablations:
         scores = summarize_runs([r["ablations"][kind] for r in per_run])
@@ -211,28 +246,55 @@ def _summarize(
             ]
         )
         abl[kind] = {"scores": _dicts(scores), "drop": _dicts(drops)}
+    n_items = [r["n"] for r in per_run]
+    boot = per_run[0].get("bootstrap") if len(per_run) == 1 else None
+    if boot:  # one run: the bootstrap over its items replaces the (undefined) t-interval
+        base = {m: boot["metrics"].get(m) or iv for m, iv in base.items()}
+        for kind in ablations:
+            b = boot["ablations"].get(kind, {})
+            for part in ("scores", "drop"):
+                cur = abl[kind][part]
+                abl[kind][part] = {m: (b.get(part) or {}).get(m) or iv for m, iv in cur.items()}
+        interval = {"method": "bootstrap", "label": boot["label"], "n_resamples": boot["n_resamples"]}
+    elif len(per_run) > 1:
+        interval = {"method": "t", "label": interval_label("t", len(per_run))}
+    else:
+        interval = {"method": "none", "label": interval_label("none", 1)}
     drops_primary = {k: (v["drop"].get(primary) or {}).get("mean") for k, v in abl.items()}
-    known = [v for v in drops_primary.values() if v is not None]
-    ignores = bool(known) and all(v < threshold for v in known)
+    known = {k: v for k, v in drops_primary.items() if v is not None}
+    ignores = bool(known) and all(v < threshold for v in known.values())
+    listed = ", ".join(f"{k} {v:+.1f}" for k, v in known.items())
     if not known:
         flag = "no ablations run"
     elif ignores:
         flag = (
             f"MODEL IGNORES THE ECG: no ablation lowers {primary} by {threshold:g} points or more "
-            f"(drops: {', '.join(f'{k} {v:+.1f}' for k, v in drops_primary.items() if v is not None)})"
+            f"(drops: {listed})"
         )
     else:
+        worst = max(known, key=lambda k: known[k])
+        iv = abl[worst]["drop"][primary]
+        base_mean = base[primary]["mean"] if base.get(primary) else float("nan")
         flag = (
-            f"the model uses the ECG: {primary} drops "
-            f"{', '.join(f'{k} {v:+.1f}' for k, v in drops_primary.items() if v is not None)} points"
+            f"The model uses the ECG: {primary} is {base_mean:.1f} with the ECG; "
+            f"{ABLATION_TITLES.get(worst, worst)} hurts most, {primary} "
+            f"{base_mean - known[worst]:.1f} (drop {format_interval(iv, 1, signed=True)} points). "
+            f"Drops: {listed} points."
         )
     first = per_run[0]
     warnings = sorted({w for r in per_run for w in r.get("warnings", [])})
+    words = first.get("mean_reference_words")
+    if words is not None and words < 4:
+        warnings.append(
+            f"reference answers average {words:.1f} words: BLEU-4 and sacreBLEU count 4-grams, so "
+            "they sit near 0 here and say little; read accuracy, token F1 and ROUGE-1"
+        )
     return {
         "runs": per_run,
         "n_runs": len(per_run),
-        "n_items": [r["n"] for r in per_run],
-        "metrics": _dicts(base),
+        "n_items": n_items,
+        "interval": interval,
+        "metrics": base,
         "ablations": abl,
         "labels": first["labels"],
         "notes": first["notes"],
@@ -250,21 +312,30 @@ def _dicts(d: dict[str, Any]) -> dict[str, Any]:
 
 
 def fmt_interval(iv: dict[str, Any] | None, digits: int = 2, signed: bool = False) -> str:
-    """``"12.34 ± 0.56"`` from an interval dict (``"—"`` when not computed)."""
-    if iv is None:
-        return "—"
-    sign = "+" if signed else ""
-    m = f"{iv['mean']:{sign}.{digits}f}"
-    return m if iv.get("half_width") is None else f"{m} ± {iv['half_width']:.{digits}f}"
+    """``"12.34 ± 0.56"`` (t), ``"12.34 [11.80, 12.90]"`` (bootstrap), ``"—"`` when not computed."""
+    return format_interval(iv, digits, signed)
+
+
+def interval_text(summary: dict[str, Any]) -> str:
+    """The summary's interval kind in words (older JSONs without ``interval`` included)."""
+    iv = summary.get("interval")
+    if iv:
+        return iv["label"]
+    n = summary["n_runs"]
+    return interval_label("t", n) if n > 1 else interval_label("none", 1)
 
 
 def to_markdown(summary: dict[str, Any]) -> str:
-    """Markdown tables: metrics (mean ± 95% CI over runs) and ablations (score and drop)."""
+    """Markdown tables: metrics and ablations (score and drop), intervals labelled by kind."""
     n = summary["n_runs"]
-    ci = "mean ± 95% t-interval" if n > 1 else "single run, no interval"
+    ci = interval_text(summary)
     lines = [
         f"# Evaluation on `{summary['split']}` ({n} run{'s' if n > 1 else ''}, "
-        f"{', '.join(map(str, summary['n_items']))} items; {ci})",
+        f"{', '.join(map(str, summary['n_items']))} items)",
+        "",
+        f"**{summary['flag']}**" if summary.get("ablations") else "",
+        "",
+        f"Scores in points (0-100); intervals: {ci}.",
         "",
         "| metric | score |",
         "|---|---|",
@@ -278,7 +349,8 @@ def to_markdown(summary: dict[str, Any]) -> str:
         kinds = [k for k in ABLATIONS if k in summary["ablations"]]
         lines += [
             "",
-            f"## Signal-use ablations (drop = baseline − ablated, points; flag on {summary['primary']})",
+            f"## Signal-use ablations (drop = baseline − ablated, points; flag on {summary['primary']}; "
+            f"{ci}{', paired' if summary.get('interval', {}).get('method') == 'bootstrap' else ''})",
             "",
             "| metric | baseline | " + " | ".join(f"{k} (drop)" for k in kinds) + " |",
             "|---|---|" + "---|" * len(kinds),
@@ -291,7 +363,6 @@ def to_markdown(summary: dict[str, Any]) -> str:
                 s, dr = summary["ablations"][k]["scores"].get(m), summary["ablations"][k]["drop"].get(m)
                 cells.append("—" if s is None else f"{fmt_interval(s)} ({fmt_interval(dr, signed=True)})")
             lines.append(f"| {m} | {fmt_interval(summary['metrics'][m])} | " + " | ".join(cells) + " |")
-        lines += ["", f"**{summary['flag']}**"]
     for w in summary["warnings"]:
         lines.append(f"\n> warning: {w}")
     return "\n".join(lines) + "\n"
@@ -308,4 +379,13 @@ def load_evaluation(path: str | Path) -> dict[str, Any]:
         ) from exc
 
 
-__all__ = ["evaluate_one", "evaluate_run", "fmt_interval", "items_for_run", "load_evaluation", "to_markdown"]
+__all__ = [
+    "ABLATION_TITLES",
+    "evaluate_one",
+    "evaluate_run",
+    "fmt_interval",
+    "interval_text",
+    "items_for_run",
+    "load_evaluation",
+    "to_markdown",
+]

@@ -99,18 +99,23 @@ def sacrebleu_score(predictions: Sequence[str], references: Sequence[str]) -> fl
     return float(sacrebleu.corpus_bleu(list(predictions), [list(references)]).score)
 
 
-def rouge(predictions: Sequence[str], references: Sequence[str]) -> dict[str, float]:
-    """Mean ROUGE-1/2/L F-measure (``rouge-score``, Porter stemming), 0-100."""
+def rouge_items(predictions: Sequence[str], references: Sequence[str]) -> dict[str, list[float]]:
+    """Per-pair ROUGE-1/2/L F-measure (``rouge-score``, Porter stemming), 0-100, one value per pair."""
     from rouge_score import rouge_scorer
 
     scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
-    sums = dict.fromkeys(("rouge1", "rouge2", "rougeL"), 0.0)
+    out: dict[str, list[float]] = {"rouge1": [], "rouge2": [], "rougeL": []}
     for p, r in zip(predictions, references):
         s = scorer.score(r, p)  # (target, prediction)
-        for k in sums:
-            sums[k] += s[k].fmeasure
+        for k, v in out.items():
+            v.append(100.0 * s[k].fmeasure)
+    return out
+
+
+def rouge(predictions: Sequence[str], references: Sequence[str]) -> dict[str, float]:
+    """Mean ROUGE-1/2/L F-measure (``rouge-score``, Porter stemming), 0-100."""
     n = max(len(predictions), 1)
-    return {k: 100.0 * v / n for k, v in sums.items()}
+    return {k: sum(v) / n for k, v in rouge_items(predictions, references).items()}
 
 
 class _NoSynonyms:
@@ -133,14 +138,10 @@ def wordnet_available() -> bool:
         return False
 
 
-def meteor(
+def meteor_items(
     predictions: Sequence[str], references: Sequence[str], *, synonyms: bool | None = None
-) -> tuple[float, str]:
-    """Mean NLTK METEOR, 0-100, and the matcher used (``"exact+stem+wordnet"`` or ``"exact+stem"``).
-
-    ``synonyms=None`` uses WordNet if present locally; ``True`` requires it (``ConfigError``
-    otherwise); ``False`` never uses it.
-    """
+) -> tuple[list[float], str]:
+    """Per-pair NLTK METEOR, 0-100, and the matcher used; see :func:`meteor`."""
     from nltk.translate.meteor_score import meteor_score
 
     have = wordnet_available()
@@ -151,8 +152,20 @@ def meteor(
         )
     use = have if synonyms is None else bool(synonyms)
     kw: dict[str, Any] = {} if use else {"wordnet": _NoSynonyms()}
-    total = sum(meteor_score([r.split()], p.split(), **kw) for p, r in zip(predictions, references))
-    return 100.0 * total / max(len(predictions), 1), ("exact+stem+wordnet" if use else "exact+stem")
+    vals = [100.0 * meteor_score([r.split()], p.split(), **kw) for p, r in zip(predictions, references)]
+    return vals, ("exact+stem+wordnet" if use else "exact+stem")
+
+
+def meteor(
+    predictions: Sequence[str], references: Sequence[str], *, synonyms: bool | None = None
+) -> tuple[float, str]:
+    """Mean NLTK METEOR, 0-100, and the matcher used (``"exact+stem+wordnet"`` or ``"exact+stem"``).
+
+    ``synonyms=None`` uses WordNet if present locally; ``True`` requires it (``ConfigError``
+    otherwise); ``False`` never uses it.
+    """
+    vals, matcher = meteor_items(predictions, references, synonyms=synonyms)
+    return sum(vals) / max(len(predictions), 1), matcher
 
 
 def default_bertscore_model() -> Path | None:
@@ -165,15 +178,15 @@ def default_bertscore_model() -> Path | None:
     return path if (path / "config.json").exists() else None
 
 
-def bertscore(
+def bertscore_items(
     predictions: Sequence[str],
     references: Sequence[str],
     *,
     model: str | Path,
     num_layers: int | None = None,
     batch_size: int = 64,
-) -> float:
-    """Mean BERTScore F1 (unrescaled), 0-100, with the local model directory ``model``.
+) -> list[float]:
+    """Per-pair BERTScore F1 (unrescaled), 0-100, with the local model directory ``model``.
 
     ``num_layers`` defaults to the model's last layer (``num_hidden_layers`` in its config.json).
     """
@@ -196,7 +209,20 @@ def bertscore(
             batch_size=batch_size,
             verbose=False,
         )
-    return 100.0 * float(f1.mean())
+    return [100.0 * float(v) for v in f1.double()]
+
+
+def bertscore(
+    predictions: Sequence[str],
+    references: Sequence[str],
+    *,
+    model: str | Path,
+    num_layers: int | None = None,
+    batch_size: int = 64,
+) -> float:
+    """Mean BERTScore F1 (unrescaled), 0-100; see :func:`bertscore_items`."""
+    vals = bertscore_items(predictions, references, model=model, num_layers=num_layers, batch_size=batch_size)
+    return sum(vals) / max(len(vals), 1)
 
 
 # ---------------------------------------------------------------------------- all at once
@@ -223,6 +249,28 @@ def compute_metrics(
     ``{"scores": {metric: float 0-100 or None}, "labels": {metric: str},
     "notes": {metric: why it is None or how it was computed}, "warnings": [str], "n": int}``.
     """
+    res = compute_metrics_items(
+        predictions, references, bertscore_model=bertscore_model, meteor_synonyms=meteor_synonyms, nlg=nlg
+    )
+    res.pop("per_item")
+    return res
+
+
+def compute_metrics_items(
+    predictions: Sequence[str],
+    references: Sequence[str],
+    *,
+    bertscore_model: str | Path | None = "auto",
+    meteor_synonyms: bool | None = None,
+    nlg: bool = True,
+) -> dict[str, Any]:
+    """:func:`compute_metrics` plus ``"per_item"``: each per-pair metric as a list, one per item.
+
+    ``per_item`` holds accuracy, token F1, ROUGE, METEOR and BERTScore (0-100 per item; their
+    means are the corpus scores); BLEU-4 and sacreBLEU are corpus statistics and are absent
+    (:mod:`ecgbyte.eval.bootstrap` resamples their sufficient statistics instead).
+    Parameters are those of :func:`compute_metrics`.
+    """
     if len(predictions) != len(references):
         raise ConfigError(
             f"{len(predictions)} predictions but {len(references)} references; pass one of each per item"
@@ -241,20 +289,34 @@ def compute_metrics(
             "notes": {"all": "no items"},
             "warnings": ["no items"],
             "n": 0,
+            "per_item": {},
         }
-    scores["accuracy"] = 100.0 * sum(exact_match(p, r) for p, r in zip(preds, refs)) / n
-    scores["token_f1"] = 100.0 * sum(token_f1(p, r) for p, r in zip(preds, refs)) / n
+    items: dict[str, list[float]] = {
+        "accuracy": [100.0 * exact_match(p, r) for p, r in zip(preds, refs)],
+        "token_f1": [100.0 * token_f1(p, r) for p, r in zip(preds, refs)],
+    }
     if not nlg:
         for k in METRICS[2:]:
             notes[k] = "not computed (nlg=False)"
-        return {"scores": scores, "labels": labels, "notes": notes, "warnings": warn, "n": n}
+    else:
+        items.update(rouge_items(preds, refs))
+        items["meteor"], matcher = meteor_items(preds, refs, synonyms=meteor_synonyms)
+    for k, v in items.items():
+        scores[k] = sum(v) / n
+    if not nlg:
+        return {
+            "scores": scores,
+            "labels": labels,
+            "notes": notes,
+            "warnings": warn,
+            "n": n,
+            "per_item": items,
+        }
     scores["bleu4"] = bleu4(preds, refs)
     try:
         scores["sacrebleu"] = sacrebleu_score(preds, refs)
     except ImportError:
         notes["sacrebleu"] = "not computed: the sacrebleu package is not installed"
-    scores.update(rouge(preds, refs))
-    scores["meteor"], matcher = meteor(preds, refs, synonyms=meteor_synonyms)
     labels["meteor"] = f"METEOR (NLTK, {matcher})"
     notes["meteor"] = matcher
     if matcher == "exact+stem":
@@ -270,27 +332,32 @@ def compute_metrics(
         )
     else:
         try:
-            scores["bertscore_f1"] = bertscore(preds, refs, model=model)
+            items["bertscore_f1"] = bertscore_items(preds, refs, model=model)
+            scores["bertscore_f1"] = sum(items["bertscore_f1"]) / n
             if Path(model) != default_bertscore_model():
                 labels["bertscore_f1"] = f"BERTScore ({Path(model).name}, unrescaled)"
         except ImportError:
             notes["bertscore_f1"] = "not computed: the bert-score package is not installed"
     if scores["bertscore_f1"] is None:
         warn.append(f"BERTScore {notes['bertscore_f1']}")
-    return {"scores": scores, "labels": labels, "notes": notes, "warnings": warn, "n": n}
+    return {"scores": scores, "labels": labels, "notes": notes, "warnings": warn, "n": n, "per_item": items}
 
 
 __all__ = [
     "LABELS",
     "METRICS",
     "bertscore",
+    "bertscore_items",
     "bleu4",
     "compute_metrics",
+    "compute_metrics_items",
     "default_bertscore_model",
     "exact_match",
     "meteor",
+    "meteor_items",
     "normalize_answer",
     "rouge",
+    "rouge_items",
     "sacrebleu_score",
     "token_f1",
     "wordnet_available",

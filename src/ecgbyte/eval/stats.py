@@ -3,7 +3,9 @@
 The paper reports each metric as the mean over 5 seeds with a 95% confidence interval. For
 values ``x_1..x_n`` (one per run): mean ``m``, sample standard deviation ``s`` (``ddof=1``) and
 half-width ``h = t_{0.975, n-1} * s / sqrt(n)``; the interval is ``[m - h, m + h]``. With a
-single run the half-width is undefined and reported as ``None`` (never as 0).
+single run the half-width is undefined and reported as ``None`` (never as 0); a single run gets
+a bootstrap interval over its test items instead (:mod:`ecgbyte.eval.bootstrap`), which uses
+the same :class:`Interval` with ``method="bootstrap"`` and asymmetric ``bounds``.
 """
 
 from __future__ import annotations
@@ -20,30 +22,53 @@ from ecgbyte.errors import ConfigError
 
 @dataclass(frozen=True)
 class Interval:
-    """Mean and confidence half-width of one metric over ``n`` runs (``half_width=None`` if n < 2)."""
+    """A metric's point estimate and confidence interval.
+
+    ``method="t"``: ``mean`` over ``n`` runs ± Student-t ``half_width`` (``None`` if n < 2).
+    ``method="bootstrap"``: ``mean`` is the full-set score, ``bounds`` the percentile interval
+    over ``n`` resampled test items, ``half_width`` is ``None`` (the interval is asymmetric).
+    """
 
     mean: float
     half_width: float | None
     n: int
     std: float | None
     confidence: float = 0.95
+    method: str = "t"
+    bounds: tuple[float, float] | None = None
 
     @property
     def low(self) -> float | None:
+        if self.bounds is not None:
+            return self.bounds[0]
         return None if self.half_width is None else self.mean - self.half_width
 
     @property
     def high(self) -> float | None:
+        if self.bounds is not None:
+            return self.bounds[1]
         return None if self.half_width is None else self.mean + self.half_width
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "low": self.low, "high": self.high}
+        d = asdict(self)
+        d.pop("bounds")
+        return {**d, "low": self.low, "high": self.high}
 
     def format(self, digits: int = 2) -> str:
-        """``"12.34 ± 0.56"`` (or ``"12.34"`` for a single run)."""
-        if self.half_width is None:
-            return f"{self.mean:.{digits}f}"
-        return f"{self.mean:.{digits}f} ± {self.half_width:.{digits}f}"
+        """``"12.34 ± 0.56"`` (t), ``"12.34 [11.80, 12.90]"`` (bootstrap) or ``"12.34"`` (none)."""
+        return format_interval(self.to_dict(), digits)
+
+
+def format_interval(iv: Mapping[str, Any] | None, digits: int = 2, signed: bool = False) -> str:
+    """An interval dict as text: ``"12.34 ± 0.56"`` (t-interval), ``"12.34 [11.80, 12.90]"``
+    (bootstrap percentile interval), ``"12.34"`` (no interval), ``"—"`` (not computed)."""
+    if iv is None:
+        return "—"
+    sign = "+" if signed else ""
+    m = f"{iv['mean']:{sign}.{digits}f}"
+    if iv.get("method") == "bootstrap" and iv.get("low") is not None:
+        return f"{m} [{iv['low']:{sign}.{digits}f}, {iv['high']:{sign}.{digits}f}]"
+    return m if iv.get("half_width") is None else f"{m} ± {iv['half_width']:.{digits}f}"
 
 
 def t_interval(values: Sequence[float], *, confidence: float = 0.95) -> Interval:
@@ -88,4 +113,4 @@ def summarize_runs(
     return out
 
 
-__all__ = ["Interval", "summarize_runs", "t_interval"]
+__all__ = ["Interval", "format_interval", "summarize_runs", "t_interval"]

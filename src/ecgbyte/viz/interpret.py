@@ -180,6 +180,8 @@ def plot_token_usage(
     """
     if top_k < 1:
         raise ConfigError(f"top_k must be >= 1, got {top_k}")
+    encodings = list(encodings)
+    n_enc = len(encodings)
     usage = token_usage(encodings)
     if not usage:
         raise ConfigError("no tokens to count; pass at least one non-empty encoding")
@@ -197,10 +199,16 @@ def plot_token_usage(
     ax.loglog(np.arange(1, counts.size + 1), counts, ".-", color="#1f77b4", ms=3)
     total = counts.sum()
     share = counts[: min(top_k, counts.size)].sum() / total
+    from matplotlib.ticker import FormatStrFormatter, NullFormatter
+
+    for axis in (ax.xaxis, ax.yaxis):  # plain numbers (1, 10, 100), no "6 x 10^0" minor labels
+        axis.set_major_formatter(FormatStrFormatter("%g"))
+        axis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("token rank")
     ax.set_ylabel("count")
     ax.set_title(
-        f"{counts.size} of {tokenizer.vocab_size} token ids used, {int(total)} tokens; "
+        f"{counts.size} of {tokenizer.vocab_size} token ids used, {int(total)} tokens "
+        f"in {n_enc} ECG{'s' if n_enc != 1 else ''}; "
         f"top {min(top_k, counts.size)} = {100 * share:.0f}%",
         fontsize=9,
     )
@@ -208,15 +216,19 @@ def plot_token_usage(
 
     unit = 1000.0 / fs if np.isfinite(fs) else 1.0  # x unit per sample: ms, or samples if fs unknown
     longest = max(len(tokenizer.id_to_token(tid)) for tid, _ in top)
-    ylo = float(tokenizer.quantizer.dequantize(np.array([0], np.uint8))[0])
-    yhi = float(tokenizer.quantizer.dequantize(np.array([tokenizer.merges.alphabet_size - 1], np.uint8))[0])
+    # one mV scale for the whole gallery, zoomed to the shapes shown (at least 0.4 mV tall)
+    vals = np.concatenate(
+        [tokenizer.quantizer.dequantize(str_to_codes(tokenizer.id_to_token(t))) for t, _ in top]
+    )
+    mid, half = (float(vals.min()) + float(vals.max())) / 2, max(float(np.ptp(vals)) / 2, 0.2)
+    ylo, yhi = mid - 1.1 * half, mid + 1.1 * half
     for k, (tid, cnt) in enumerate(top):
         a = fig.add_subplot(gs[1 + k // ncol, k % ncol])
         sym = tokenizer.id_to_token(tid)
         y = tokenizer.quantizer.dequantize(str_to_codes(sym))
         a.stairs(y, np.arange(len(y) + 1) * unit, color="#d62728", lw=1.8, baseline=None)
         a.set_xlim(0, longest * unit)
-        a.set_ylim(ylo - 0.05, yhi + 0.05)
+        a.set_ylim(ylo, yhi)
         label = sym if len(sym) <= 14 else sym[:12] + "…"
         a.set_title(f"#{k + 1} id {tid} '{label}' ×{cnt}", fontsize=8)
         a.tick_params(labelsize=7)
@@ -342,7 +354,10 @@ def plot_attention(
     rows = rows or list(range(len(enc.leads)))
     finite = w[np.isfinite(w)]
     rel = w / finite.mean() if finite.size and finite.mean() > 0 else w  # 1 = an average ECG token
-    vmin, vmax = (float(np.nanmin(rel)), float(np.nanmax(rel))) if finite.size else (0.0, 1.0)
+    # colour scale up to the 98th percentile: a few tokens (often the first ECG token, an
+    # attention sink) take many times the mean and would wash out everything else
+    vmin, vmax = (0.0, float(np.nanpercentile(rel, 98))) if finite.size else (0.0, 1.0)
+    clipped = bool(finite.size) and float(np.nanmax(rel)) > vmax
     if vmax <= vmin:
         vmin, vmax = vmin - 0.5, vmax + 0.5
     from matplotlib.figure import Figure
@@ -376,8 +391,9 @@ def plot_attention(
         ax.set_ylabel(f"{prep.leads[r]} (mV)")
         ax.set_xlim(0, n / fs)
     axes[-1].set_xlabel("time (s); grey = token outside the model's context")
-    cb = fig.colorbar(im, ax=list(axes), fraction=0.025, pad=0.01)
-    cb.set_label("attention / mean", fontsize=8)
+    cb = fig.colorbar(im, ax=list(axes), fraction=0.025, pad=0.01, extend="max" if clipped else "neither")
+    top = f"; max {float(np.nanmax(rel)):.0f}x, clipped" if clipped else ""
+    cb.set_label(f"attention / mean ECG token (1 = average{top})", fontsize=8)
     ans = amap.answer if len(amap.answer) < 60 else amap.answer[:57] + "…"
     fig.suptitle(
         f"Q: {amap.question}  A: {ans!r}  ({100 * amap.ecg_share:.0f}% of attention on ECG tokens)",
@@ -397,6 +413,7 @@ def explain(
     question: str = DEFAULT_QUESTION,
     seconds: float | None = 4.0,
     top_k: int = 12,
+    usage_ecgs: Sequence[Ecg] | None = None,
 ) -> dict[str, Path]:
     """Write every interpretability picture of one record under a trained run into ``out_dir``.
 
@@ -408,6 +425,7 @@ def explain(
     question : the question whose answer's attention is drawn.
     seconds : time window of the span and reconstruction plots (``None``: whole record).
     top_k : size of the token galleries.
+    usage_ecgs : count token usage over these ECGs (e.g. a test split) instead of the record alone.
 
     Returns
     -------
@@ -425,15 +443,15 @@ def explain(
         ecg = read_record(record, leads=run.ecg_tokenizer.leads)
     tok = run.ecg_tokenizer
     out = Path(out_dir)
-    enc = tok.encode(ecg)
+    encs = [tok.encode(ecg)] if not usage_ecgs else [tok.encode(e) for e in usage_ecgs]
     paths = {
         "token_spans": plot_token_spans(ecg, tok, out / "token_spans.png", seconds=seconds),
         "reconstruction": plot_reconstruction(ecg, tok, out / "reconstruction.png", seconds=seconds),
-        "token_usage": plot_token_usage([enc], tok, out / "token_usage.png", top_k=top_k),
+        "token_usage": plot_token_usage(encs, tok, out / "token_usage.png", top_k=top_k),
     }
     try:
         paths["token_shapes"] = plot_token_usage(
-            [enc], tok, out / "token_shapes.png", top_k=top_k, shapes_only=True
+            encs, tok, out / "token_shapes.png", top_k=top_k, shapes_only=True
         )
     except ConfigError:
         pass
