@@ -7,7 +7,9 @@ runs, or, for one run, the score with a 95% bootstrap interval over its test ite
 says which), the signal-use ablation table (score and drop per metric), the warnings of the metric computation (METEOR without WordNet,
 BERTScore not computed, ...) and every PNG of ``RUN_DIR/explain/`` embedded as base64, so the
 file can be mailed or attached as is. Inputs are reused when present
-(``RUN_DIR/evaluation_<split>.json``, ``RUN_DIR/explain/*.png``) and computed otherwise.
+(``RUN_DIR/evaluation_<split>.json``, ``RUN_DIR/explain/*.png``) and computed otherwise. A
+two-stage run (``--ecg-input encoder``) has no ECG-Byte tokens to draw: its page skips the
+pictures and says so (:data:`TWO_STAGE_NOTE`).
 """
 
 from __future__ import annotations
@@ -131,8 +133,21 @@ def ablation_chart(summary: dict[str, Any], *, dpi: int = 110) -> bytes | None:
     return buf.getvalue()
 
 
-def render_html(summary: dict[str, Any], pictures: dict[str, Path], *, title: str) -> str:
-    """The report page from an ``evaluate_run`` summary and ``{name: png path}``."""
+TWO_STAGE_NOTE = (
+    "This is a two-stage run (--ecg-input encoder): the LLM reads each ECG as soft tokens "
+    "projected from a frozen encoder's features, not as ECG-Byte tokens. The interpretability "
+    "pictures (token spans, reconstruction from tokens, token usage and gallery, attention onto "
+    "token spans) need ECG-Byte tokens and are skipped."
+)
+
+
+def render_html(
+    summary: dict[str, Any], pictures: dict[str, Path], *, title: str, picture_note: str | None = None
+) -> str:
+    """The report page from an ``evaluate_run`` summary and ``{name: png path}``.
+
+    ``picture_note``: a paragraph under "Interpretability" saying why pictures are missing.
+    """
     from ecgbyte.eval.ablations import ABLATIONS
     from ecgbyte.eval.evaluate import ABLATION_TITLES, interval_text
     from ecgbyte.eval.metrics import METRICS
@@ -200,8 +215,11 @@ def render_html(summary: dict[str, Any], pictures: dict[str, Path], *, title: st
         parts.append("</table>")
     for w in summary.get("warnings", []):
         parts.append(f"<p class='warn'>warning: {esc(w)}</p>")
-    if pictures:
+    if pictures or picture_note:
         parts.append("<h2>Interpretability</h2>")
+    if picture_note:
+        parts.append(f"<p class='warn'>{esc(picture_note)}</p>")
+    if pictures:
         for name, caption, explain in _PICTURES:
             p = pictures.get(name)
             if p is None:
@@ -257,9 +275,14 @@ def build_report(
         summary = load_evaluation(ev_path)
     else:
         summary = evaluate_run([run], split, out=ev_path, **evaluate_kwargs)
+    from ecgbyte.elm.config import TrainConfig
+
+    two_stage = TrainConfig.load(run / "config.json").ecg_input == "encoder"
     pic_dir = run / "explain"
     pictures = {name: pic_dir / f"{name}.png" for name, *_ in _PICTURES if (pic_dir / f"{name}.png").exists()}
-    if refresh or not pictures:
+    if two_stage:  # no ECG-Byte tokens to draw (ecgbyte.viz.interpret.explain refuses such runs)
+        pictures = {}
+    elif refresh or not pictures:
         from ecgbyte.data.items import ecg_key, load_ecg
         from ecgbyte.elm.generate import load_run
         from ecgbyte.viz.interpret import explain
@@ -274,10 +297,15 @@ def build_report(
         # token usage over (up to) the first usage_ecgs distinct ECGs of the split
         refs = list({ecg_key(e): e for it in items for e in it.ecgs}.values())[:usage_ecgs]
         pictures = explain(record, run, pic_dir, question=question, usage_ecgs=[load_ecg(e) for e in refs])
-    page = render_html(summary, pictures, title=f"ecgbyte report: {run.name}")
+    page = render_html(
+        summary,
+        pictures,
+        title=f"ecgbyte report: {run.name}",
+        picture_note=TWO_STAGE_NOTE if two_stage else None,
+    )
     dest = Path(out) if out is not None else run / "report.html"
     atomic_write_text(dest, page)
     return dest
 
 
-__all__ = ["ablation_chart", "build_report", "render_html"]
+__all__ = ["TWO_STAGE_NOTE", "ablation_chart", "build_report", "render_html"]

@@ -40,7 +40,7 @@ from ecgbyte.elm.encoder import (
     pretrain_encoder,
     save_encoder,
 )
-from ecgbyte.errors import ConfigError, ModelError
+from ecgbyte.errors import ConfigError, ModelError, RecordError
 
 PROJECTORS = ("linear", "mlp")
 
@@ -86,6 +86,27 @@ class SoftTokenizer:
                 h.update(t.detach().cpu().numpy().tobytes())
             self._hash = h.hexdigest()[:16]
         return self._hash
+
+    def prepare(self, ecg: Any) -> Any:
+        """The ECG as :meth:`encode` reads it: the encoder's leads, preprocessed with its config.
+
+        Mirrors ``ECGByteTokenizer.prepare``: the result carries ``meta["preprocess_hash"]``, so
+        a signal changed after this step (the blackout / noise ablations) is encoded as given,
+        not preprocessed again. Signal float32 ``[n_leads, samples]`` in mV at ``config.fs``.
+        """
+        missing = [n for n in self.config.leads if n not in ecg.leads]
+        if missing:
+            raise RecordError(
+                f"{ecg.name}: the encoder reads leads {missing} that the ECG lacks ({list(ecg.leads)})"
+            )
+        ecg = ecg.select_leads(self.config.leads)
+        if self.config.preprocess is not None:
+            from ecgbyte.signal import PreprocessConfig, preprocess
+
+            pre = PreprocessConfig.from_dict(self.config.preprocess)
+            if ecg.meta.get("preprocess_hash") != pre.hash():
+                ecg = preprocess(ecg, pre)
+        return ecg
 
     def encode(self, ecg: Any) -> SoftEncoding:
         """Placeholder ids ``0..k-1`` and features float32 ``[k, feature_dim]`` of one ``Ecg``."""

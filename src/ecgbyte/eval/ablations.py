@@ -13,6 +13,12 @@ with the ECG part changed; a model that uses the signal loses accuracy under eve
 
 Blackout and noise act on the signal as the tokenizer sees it (after its preprocessing), so the
 filters cannot undo them and a flat record is not rejected by the signal checks.
+
+Two-stage runs (``--ecg-input encoder``, :mod:`ecgbyte.elm.two_stage`) get the same four
+ablations, meaning the same thing: ``no_signal`` has no soft-token slots and no features;
+``blackout`` / ``noise`` change the encoder's preprocessed signal the same way and the frozen
+encoder computes the features of the changed signal; ``shuffled`` takes another patient's
+features. Every prompt carries its ECGs' features (``Example.ecg_features``) as training does.
 """
 
 from __future__ import annotations
@@ -57,7 +63,11 @@ def different_patient_permutation(patients: Sequence[str], *, seed: int) -> np.n
 
 
 def _perturbed(tokenizer: Any, ecg: Any, kind: str, rng: np.random.Generator, noise_std_mv: float) -> Any:
-    """EncodedEcg of ``ecg`` after blackout or noise on its preprocessed signal."""
+    """EncodedEcg of ``ecg`` after blackout or noise on its preprocessed signal.
+
+    ECG-Byte tokenizer: the changed signal is symbolised and BPE-encoded. Two-stage soft
+    tokenizer (has no ``quantizer``): the frozen encoder computes the changed signal's features.
+    """
     from ecgbyte.data.items import load_ecg
     from ecgbyte.data.sequences import EncodedEcg
 
@@ -66,8 +76,19 @@ def _perturbed(tokenizer: Any, ecg: Any, kind: str, rng: np.random.Generator, no
         sig = np.zeros_like(prep.signal)
     else:
         sig = prep.signal + rng.normal(0.0, noise_std_mv, size=prep.signal.shape).astype(np.float32)
+    if not hasattr(tokenizer, "quantizer"):  # two-stage: prep carries its preprocess hash
+        return EncodedEcg.from_encoding(tokenizer.encode(prep.replace(signal=sig)), prep.leads)
     enc = tokenizer.encode_symbols(tokenizer.quantizer.symbolize(sig), fs=prep.fs)
     return EncodedEcg.from_encoding(enc, prep.leads)
+
+
+def _build(builder: Any, encs: Sequence[Any], item: Any) -> Any:
+    """The generation prompt of ``item`` with ``encs``; two-stage features attached as in training."""
+    ex = builder.build(encs, item.question, None, item_id=item.item_id, question_type=item.question_type)
+    feats = [e.features for e in encs]
+    if feats and all(f is not None for f in feats):
+        ex.ecg_features = np.stack(feats)
+    return ex
 
 
 def ablation_examples(
@@ -109,16 +130,10 @@ def ablation_examples(
             answer_reserve=cfg.max_new_tokens + 1,  # as make_builder: same truncation as training
             no_signal=True,
         )
-        return [
-            builder.build([], it.question, None, item_id=it.item_id, question_type=it.question_type)
-            for it in items
-        ]
+        return [_build(builder, [], it) for it in items]
     builder = make_builder(cfg, lay, run.text_tokenizer)
     if cfg.no_signal:  # a text-only run: every ablation equals the baseline
-        return [
-            builder.build([], it.question, None, item_id=it.item_id, question_type=it.question_type)
-            for it in items
-        ]
+        return [_build(builder, [], it) for it in items]
     sources = list(items)
     if kind == "shuffled":
         perm = different_patient_permutation([it.patient_id for it in items], seed=seed)
@@ -138,7 +153,7 @@ def ablation_examples(
                 encs.append(memo[key])
         else:
             encs = [cache.get(e) for e in src.ecgs]
-        out.append(builder.build(encs, it.question, None, item_id=it.item_id, question_type=it.question_type))
+        out.append(_build(builder, encs, it))
     return out
 
 

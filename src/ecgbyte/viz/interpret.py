@@ -431,10 +431,21 @@ def explain(
     -------
     ``{"token_spans", "reconstruction", "token_usage", "token_shapes", "attention": path}``
     (``token_shapes`` is absent when the record has no multi-symbol token).
+
+    Raises
+    ------
+    ConfigError
+        for a two-stage run (``--ecg-input encoder``): every picture needs ECG-Byte tokens.
     """
     from ecgbyte.elm.generate import load_run
 
     run = load_run(run_dir)
+    if run.config.ecg_input == "encoder":
+        raise ConfigError(
+            f"{run_dir}: a two-stage run (--ecg-input encoder) reads the ECG as {run.ecg_tokenizer.k} "
+            "soft tokens from a frozen encoder, not as ECG-Byte tokens, so there are no token spans, "
+            "token gallery or attention onto token spans to draw; explain an end-to-end run instead"
+        )
     if isinstance(record, Ecg):
         ecg = record
     else:
