@@ -20,7 +20,9 @@ def test_reorder_by_name_drops_extras_and_reports_them():
     assert leads == STANDARD_LEADS
     assert dropped == ("vx",)
     # row k of the output is the input row whose name maps to STANDARD_LEADS[k]
-    expected = [names.index(n) if n in names else [m.lower() for m in names].index(n.lower()) for n in STANDARD_LEADS]
+    expected = [
+        names.index(n) if n in names else [m.lower() for m in names].index(n.lower()) for n in STANDARD_LEADS
+    ]
     np.testing.assert_array_equal(out[:, 0], np.array(expected, np.float32))
 
 

@@ -19,7 +19,18 @@ import numpy as np
 from ecgbyte.errors import RecordError
 
 STANDARD_LEADS: tuple[str, ...] = (
-    "I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6",
+    "I",
+    "II",
+    "III",
+    "aVR",
+    "aVL",
+    "aVF",
+    "V1",
+    "V2",
+    "V3",
+    "V4",
+    "V5",
+    "V6",
 )
 _BY_KEY = {name.lower(): name for name in STANDARD_LEADS}
 # Spellings seen in the wild beyond case changes.
@@ -95,17 +106,27 @@ class Ecg:
         where = self.source or self.record_id or "<ecg>"
         sig = np.asarray(self.signal)
         if sig.ndim != 2:
-            raise RecordError(f"signal must be 2-D [leads, samples], got shape {sig.shape}", path=where, reason="shape")
+            raise RecordError(
+                f"signal must be 2-D [leads, samples], got shape {sig.shape}", path=where, reason="shape"
+            )
         if sig.dtype != np.float32:
             sig = sig.astype(np.float32)
         object.__setattr__(self, "signal", sig)
         object.__setattr__(self, "leads", tuple(self.leads))
         if len(self.leads) != sig.shape[0]:
             raise RecordError(
-                f"{sig.shape[0]} signal rows but {len(self.leads)} lead names", path=where, reason="lead_count"
+                f"{sig.shape[0]} signal rows but {len(self.leads)} lead names",
+                path=where,
+                reason="lead_count",
             )
-        if not (isinstance(self.fs, (int, float, np.floating, np.integer)) and np.isfinite(self.fs) and self.fs > 0):
-            raise RecordError(f"sampling rate must be a positive number of Hz, got {self.fs!r}", path=where, reason="fs")
+        if not (
+            isinstance(self.fs, (int, float, np.floating, np.integer))
+            and np.isfinite(self.fs)
+            and self.fs > 0
+        ):
+            raise RecordError(
+                f"sampling rate must be a positive number of Hz, got {self.fs!r}", path=where, reason="fs"
+            )
         object.__setattr__(self, "fs", float(self.fs))
 
     @property

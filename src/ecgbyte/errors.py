@@ -57,6 +57,5 @@ def require(module: str, extra: str) -> object:
         return importlib.import_module(module)
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise MissingDependencyError(
-            f"this feature needs the '{module}' package; install it with "
-            f"`pip install 'ecgbyte[{extra}]'`"
+            f"this feature needs the '{module}' package; install it with `pip install 'ecgbyte[{extra}]'`"
         ) from exc

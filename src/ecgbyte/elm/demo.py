@@ -80,7 +80,9 @@ def run_elm_demo(
     from ecgbyte.errors import ConfigError
 
     if not isinstance(n_ecgs, int) or n_ecgs < 10:
-        raise ConfigError(f"n_ecgs must be an integer >= 10 (got {n_ecgs!r}); the demo needs patients to split")
+        raise ConfigError(
+            f"n_ecgs must be an integer >= 10 (got {n_ecgs!r}); the demo needs patients to split"
+        )
     if not epochs > 0:
         raise ConfigError(f"epochs must be > 0 (got {epochs!r})")
     import torch

@@ -354,4 +354,3 @@ def _adamw(torch: Any, params: list, cfg: TrainConfig) -> Any:
         return torch.optim.AdamW(params, fused=True, **kwargs)
     except (RuntimeError, ValueError, TypeError):
         return torch.optim.AdamW(params, **kwargs)
-
