@@ -28,13 +28,12 @@ question is a counted skip in the :class:`~ecgbyte.data.ecgqa.LoadReport` (an er
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
 from ecgbyte.data.ecgqa import LoadReport
-from ecgbyte.data.items import QAItem
+from ecgbyte.data.items import QAItem, read_json_list
 from ecgbyte.errors import DatasetError
 
 HUMAN_ROLES = ("human", "user")
@@ -77,14 +76,7 @@ def read_ecgchat_file(path: str | Path) -> list[dict[str, Any]]:
     ``conversations`` field, a turn without ``from``/``value`` strings, or an unknown role.
     """
     p = Path(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise DatasetError(f"{p}: cannot read ECG-Chat file ({exc})") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{p}: not valid JSON ({exc}); expected a list of conversations") from exc
-    if not isinstance(data, list):
-        raise DatasetError(f"{p}: top level is {type(data).__name__}; expected a list of conversations")
+    data = read_json_list(p, "conversations")
     for i, item in enumerate(data):
         where = f"{p}: item {i}"
         if not isinstance(item, dict):

@@ -38,13 +38,12 @@ Rules of this loader (all documented choices):
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ecgbyte.data.items import QAItem
+from ecgbyte.data.items import QAItem, read_json_list
 from ecgbyte.data.splits import PTBXL_FOLDS, SPLITS, check_disjoint
 from ecgbyte.errors import DatasetError
 
@@ -147,14 +146,7 @@ def read_ecgqa_file(path: str | Path) -> list[dict[str, Any]]:
         type (``answer`` must be a list of strings, ``ecg_id`` a list of 1 or 2 integers).
     """
     p = Path(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise DatasetError(f"{p}: cannot read ECG-QA file ({exc})") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{p}: not valid JSON ({exc}); expected a list of ECG-QA items") from exc
-    if not isinstance(data, list):
-        raise DatasetError(f"{p}: top level is {type(data).__name__}; expected a list of ECG-QA items")
+    data = read_json_list(p, "ECG-QA items")
     for i, item in enumerate(data):
         where = f"{p}: item {i}"
         if not isinstance(item, dict):

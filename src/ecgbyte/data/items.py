@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ecgbyte.ecg import Ecg
@@ -88,3 +89,22 @@ def load_ecg(ecg: Any) -> Ecg:
 def question_types(items: Iterable[QAItem]) -> list[str]:
     """Sorted distinct question types."""
     return sorted({it.question_type for it in items})
+
+
+def read_json_list(path: str | Path, what: str) -> list[Any]:
+    """Read a JSON file whose top level must be a list (of ``what``); ``DatasetError`` naming the file.
+
+    Shared by the ECG-QA and ECG-Chat loaders; they validate the items themselves.
+    """
+    import json
+
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DatasetError(f"{p}: cannot read the file ({exc})") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{p}: not valid JSON ({exc}); expected a list of {what}") from exc
+    if not isinstance(data, list):
+        raise DatasetError(f"{p}: top level is {type(data).__name__}; expected a list of {what}")
+    return data
