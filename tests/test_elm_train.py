@@ -16,6 +16,7 @@ from ecgbyte.elm.config import TrainConfig  # noqa: E402
 from ecgbyte.elm.generate import accuracy_by_type, load_run, predict  # noqa: E402
 from ecgbyte.elm.train import batch_indices, train  # noqa: E402
 from ecgbyte.errors import ConfigError, ModelError  # noqa: E402
+from tiny import tiny_config  # noqa: E402
 
 
 class FakeEncoding:
@@ -43,6 +44,10 @@ class FakeEcgTokenizer:
         return (str(p / "fake.json"),)
 
 
+def _cfg(**kw) -> TrainConfig:
+    return tiny_config(**kw)
+
+
 def _items(n: int = 24, seed: int = 0) -> list[QAItem]:
     rng = np.random.default_rng(seed)
     ecgs = []
@@ -59,26 +64,6 @@ def _items(n: int = 24, seed: int = 0) -> list[QAItem]:
             )
         )
     return build_synthetic_qa(ecgs, seed=seed)
-
-
-def _cfg(**kw) -> TrainConfig:
-    base = dict(
-        tiny_hidden=32,
-        tiny_layers=1,
-        tiny_heads=2,
-        tiny_intermediate=64,
-        text_vocab_size=80,
-        batch_size=4,
-        max_steps=6,
-        warmup_steps=2,
-        schedule="cosine",
-        lr=3e-3,
-        log_every=1,
-        max_length=64,
-        max_new_tokens=4,
-    )
-    base.update(kw)
-    return TrainConfig(**base)
 
 
 def _params(run_dir: Path) -> dict[str, np.ndarray]:

@@ -25,53 +25,23 @@ from ecgbyte.elm.generate import load_run, predict  # noqa: E402
 from ecgbyte.elm.train import train  # noqa: E402
 from ecgbyte.elm.two_stage import SoftTokenizer, TwoStageModel, pretrain_stage1, wrap_llm  # noqa: E402
 from ecgbyte.errors import ConfigError, ModelError, RecordError  # noqa: E402
+from tiny import tiny_config, toy_ecgs  # noqa: E402
 
 LEADS = ("I", "II", "V1")
 
 
 def _ecgs(n: int = 16, seed: int = 0, fs: float = 50.0) -> list[Ecg]:
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(10 * fs)) / fs
-    out = []
-    for i in range(n):
-        af = i % 2 == 1
-        hr = 50.0 + 30 * (i % 3)
-        beat = np.sin(2 * np.pi * hr / 60 * t) ** 15
-        sig = np.stack([beat * (j + 1) * 0.5 for j in range(len(LEADS))]).astype(np.float32)
-        sig += rng.normal(0, 0.2 if af else 0.02, size=sig.shape).astype(np.float32)
-        labels = {"heart_rate_bpm": hr, "rhythm": "afib" if af else "sinus"}
-        out.append(
-            Ecg(sig, fs=fs, leads=LEADS, record_id=f"r{i}", patient_id=f"p{i // 2}", meta={"labels": labels})
-        )
-    return out
+    return toy_ecgs(n, seed=seed, fs=fs, leads=LEADS)
+
+
+def _train_cfg(**kw) -> TrainConfig:
+    return tiny_config(**{"max_steps": 4, "ecg_input": "encoder", "soft_tokens": 4, **kw})
 
 
 def _enc_cfg(**kw) -> EncoderConfig:
     base = dict(fs=50.0, leads=LEADS, widths=(8, 16), strides=(1, 2), batch_size=8, lr=3e-3, seed=0)
     base.update(kw)
     return EncoderConfig(**base)
-
-
-def _train_cfg(**kw) -> TrainConfig:
-    base = dict(
-        tiny_hidden=32,
-        tiny_layers=1,
-        tiny_heads=2,
-        tiny_intermediate=64,
-        text_vocab_size=80,
-        batch_size=4,
-        max_steps=4,
-        warmup_steps=2,
-        schedule="cosine",
-        lr=3e-3,
-        log_every=1,
-        max_length=64,
-        max_new_tokens=4,
-        ecg_input="encoder",
-        soft_tokens=4,
-    )
-    base.update(kw)
-    return TrainConfig(**base)
 
 
 @pytest.mark.parametrize("objective", ["masked", "contrastive"])

@@ -16,8 +16,6 @@ torch = pytest.importorskip("torch")
 
 from ecgbyte.data import build_synthetic_qa  # noqa: E402
 from ecgbyte.data.sequences import EncodedCache  # noqa: E402
-from ecgbyte.ecg import Ecg  # noqa: E402
-from ecgbyte.elm.config import TrainConfig  # noqa: E402
 from ecgbyte.elm.generate import load_run  # noqa: E402
 from ecgbyte.elm.train import train  # noqa: E402
 from ecgbyte.elm.two_stage import pretrain_stage1  # noqa: E402
@@ -28,48 +26,20 @@ from ecgbyte.eval.ablations import (  # noqa: E402
     different_patient_permutation,
 )
 from ecgbyte.eval.evaluate import evaluate_run  # noqa: E402
+from tiny import tiny_config, toy_ecgs  # noqa: E402
 
 LEADS = ("I", "II", "V1")
 K = 4
 
 
-def _ecgs(n: int, seed: int = 0, fs: float = 50.0) -> list[Ecg]:
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(10 * fs)) / fs
-    out = []
-    for i in range(n):
-        af = i % 2 == 1
-        hr = 50.0 + 30 * (i % 3)
-        beat = np.sin(2 * np.pi * hr / 60 * t) ** 15
-        sig = np.stack([beat * (j + 1) * 0.5 for j in range(len(LEADS))]).astype(np.float32)
-        sig += rng.normal(0, 0.2 if af else 0.02, size=sig.shape).astype(np.float32)
-        labels = {"heart_rate_bpm": hr, "rhythm": "afib" if af else "sinus"}
-        out.append(
-            Ecg(sig, fs=fs, leads=LEADS, record_id=f"r{i}", patient_id=f"p{i // 2}", meta={"labels": labels})
-        )
-    return out
-
-
 @pytest.fixture(scope="module")
 def two_stage(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:
     """A tiny two-stage run (3 encoder steps, 3 LLM steps) and its QA items."""
-    items = build_synthetic_qa(_ecgs(12), seed=0)
+    items = build_synthetic_qa(toy_ecgs(12, leads=LEADS), seed=0)
     ecgs = list({e.record_id: e for it in items for e in it.ecgs}.values())
     tok = pretrain_stage1(ecgs, fs=50.0, leads=LEADS, k=K, max_steps=3, widths=(8, 16), strides=(1, 2))
-    cfg = TrainConfig(
-        tiny_hidden=32,
-        tiny_layers=1,
-        tiny_heads=2,
-        tiny_intermediate=64,
-        text_vocab_size=80,
-        batch_size=4,
-        max_steps=3,
-        warmup_steps=1,
-        lr=3e-3,
-        max_length=64,
-        max_new_tokens=4,
-        ecg_input="encoder",
-        soft_tokens=K,
+    cfg = tiny_config(
+        max_steps=3, warmup_steps=1, schedule="inv_sqrt", log_every=10, ecg_input="encoder", soft_tokens=K
     )
     run_dir = tmp_path_factory.mktemp("two_stage") / "run"
     train(cfg, items, ecg_tokenizer=tok, run_dir=run_dir, progress=False)

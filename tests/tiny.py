@@ -1,0 +1,51 @@
+"""Tiny sizes and toy ECGs shared by the language-model tests (each run takes seconds on a CPU)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ecgbyte.ecg import Ecg
+
+# a 1-layer, 32-wide Llama with an 80-token text vocabulary: enough to train, save, resume, generate
+TINY_LLM: dict[str, Any] = dict(
+    tiny_hidden=32,
+    tiny_layers=1,
+    tiny_heads=2,
+    tiny_intermediate=64,
+    text_vocab_size=80,
+    batch_size=4,
+    lr=3e-3,
+    max_length=64,
+    max_new_tokens=4,
+)
+
+
+def tiny_config(**overrides: Any):
+    """A ``TrainConfig`` for the tiny model: 6 cosine steps, warmup 2, logging every step."""
+    from ecgbyte.elm.config import TrainConfig
+
+    return TrainConfig(
+        **{**TINY_LLM, "max_steps": 6, "warmup_steps": 2, "schedule": "cosine", "log_every": 1, **overrides}
+    )
+
+
+def toy_ecgs(
+    n: int, *, seed: int = 0, fs: float = 50.0, leads: tuple[str, ...] = ("I", "II", "V1")
+) -> list[Ecg]:
+    """``n`` 10 s toy ECGs: a spiky beat at 50/80/110 bpm, noisier when labelled AF; 2 ECGs per patient."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(10 * fs)) / fs
+    out = []
+    for i in range(n):
+        af = i % 2 == 1
+        hr = 50.0 + 30 * (i % 3)
+        beat = np.sin(2 * np.pi * hr / 60 * t) ** 15
+        sig = np.stack([beat * (j + 1) * 0.5 for j in range(len(leads))]).astype(np.float32)
+        sig += rng.normal(0, 0.2 if af else 0.02, size=sig.shape).astype(np.float32)
+        labels = {"heart_rate_bpm": hr, "rhythm": "afib" if af else "sinus"}
+        out.append(
+            Ecg(sig, fs=fs, leads=leads, record_id=f"r{i}", patient_id=f"p{i // 2}", meta={"labels": labels})
+        )
+    return out
