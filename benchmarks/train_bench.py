@@ -169,6 +169,7 @@ def main() -> int:
     import torch
     import transformers
 
+    from ecgbyte.data.items import unique_ecgs
     from ecgbyte.data.sequences import EncodedCache, build_examples
     from ecgbyte.data.synthetic_qa import preprocess_config_for, synthetic_splits
     from ecgbyte.elm.config import TrainConfig
@@ -180,7 +181,7 @@ def main() -> int:
     batches = [int(b) for b in args.batches.split(",") if b.strip()]
     t = time.perf_counter()
     splits = synthetic_splits(args.n_ecgs, seed=args.seed, target_fs=args.fs, leads=("II",))
-    ecgs = list({e.record_id: e for it in splits["train"] for e in it.ecgs}.values())
+    ecgs = unique_ecgs(splits["train"])
     tok = ECGByteTokenizer.train(
         ecgs, n_merges=args.merges, leads=("II",), preprocess=preprocess_config_for(args.fs), seed=args.seed
     )

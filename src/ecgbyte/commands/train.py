@@ -173,18 +173,11 @@ def parse_data_args(pairs: list[str]) -> dict:
     return out
 
 
-def _training_ecgs(splits: dict) -> list:
-    """The distinct ECGs of the training split, read from disk where items hold record references."""
-    from ecgbyte.data.items import ecg_key, load_ecg
-
-    unique = {ecg_key(e): e for it in splits["train"] for e in it.ecgs}
-    return [load_ecg(e) for e in unique.values()]
-
-
 def _soft_tokenizer(args: argparse.Namespace, cfg, splits: dict, leads: tuple[str, ...]):
     """Two-stage: a pretrained encoder directory, the run's own on resume, or stage 1 now."""
     from pathlib import Path
 
+    from ecgbyte.data.items import unique_ecgs
     from ecgbyte.data.synthetic_qa import preprocess_config_for
     from ecgbyte.elm._io import write_json
     from ecgbyte.elm.two_stage import SoftTokenizer, pretrain_stage1
@@ -194,7 +187,7 @@ def _soft_tokenizer(args: argparse.Namespace, cfg, splits: dict, leads: tuple[st
         return SoftTokenizer.from_pretrained(args.ecg_tokenizer)
     if args.resume and saved.is_dir():
         return SoftTokenizer.from_pretrained(saved)
-    ecgs = _training_ecgs(splits)
+    ecgs = unique_ecgs(splits["train"])
     tok = pretrain_stage1(
         ecgs,
         fs=args.fs,
@@ -214,6 +207,7 @@ def _soft_tokenizer(args: argparse.Namespace, cfg, splits: dict, leads: tuple[st
 def _ecg_tokenizer(args: argparse.Namespace, splits: dict, leads: tuple[str, ...]):
     from pathlib import Path
 
+    from ecgbyte.data.items import unique_ecgs
     from ecgbyte.data.synthetic_qa import preprocess_config_for
     from ecgbyte.tokenizer import ECGByteTokenizer
 
@@ -222,7 +216,7 @@ def _ecg_tokenizer(args: argparse.Namespace, splits: dict, leads: tuple[str, ...
     saved = Path(args.out) / "ecg_tokenizer"
     if args.resume and saved.is_dir():
         return ECGByteTokenizer.from_pretrained(saved)
-    ecgs = _training_ecgs(splits)
+    ecgs = unique_ecgs(splits["train"])
     return ECGByteTokenizer.train(
         ecgs, n_merges=args.n_merges, leads=leads, seed=args.seed, preprocess=preprocess_config_for(args.fs)
     )

@@ -108,3 +108,16 @@ def read_json_list(path: str | Path, what: str) -> list[Any]:
     if not isinstance(data, list):
         raise DatasetError(f"{p}: top level is {type(data).__name__}; expected a list of {what}")
     return data
+
+
+def unique_ecgs(items: Iterable[QAItem]) -> list[Ecg]:
+    """The distinct ECGs of ``items`` in first-seen order, read from disk where items hold references.
+
+    This is what a tokenizer or encoder is trained on: each ECG once, whatever number of
+    questions it has.
+    """
+    unique: dict[str, Any] = {}
+    for it in items:
+        for e in it.ecgs:
+            unique.setdefault(ecg_key(e), e)
+    return [load_ecg(e) for e in unique.values()]

@@ -118,6 +118,7 @@ def _run(
     train_overrides: dict[str, Any],
     progress: bool,
 ) -> dict[str, Any]:
+    from ecgbyte.data.items import unique_ecgs
     from ecgbyte.data.synthetic_qa import preprocess_config_for, synthetic_splits
     from ecgbyte.elm.config import TrainConfig
     from ecgbyte.elm.generate import accuracy_by_type, load_run, predict
@@ -132,7 +133,7 @@ def _run(
     wall["data_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    train_ecgs = list({e.record_id: e for it in splits["train"] for e in it.ecgs}.values())
+    train_ecgs = unique_ecgs(splits["train"])
     tok = ECGByteTokenizer.train(
         train_ecgs, n_merges=n_merges, leads=leads, preprocess=preprocess_config_for(target_fs), seed=seed
     )
