@@ -189,6 +189,8 @@ def _train_arrays(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n_merges, desc="BPE merges", unit="merge")
+        if not K.train_chunk.signatures:  # first call in this process: numba compiles or loads its cache
+            bar.set_description("BPE merges (loading/compiling kernels, cached after the first run)")
     st = state.st
     try:
         while True:
@@ -205,6 +207,7 @@ def _train_arrays(
                 state.out_ids,
             )
             if bar is not None:
+                bar.set_description("BPE merges", refresh=False)
                 bar.update(int(st[K.NOUT]) + 1 - before)
             if code == K.STOP:
                 break
