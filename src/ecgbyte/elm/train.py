@@ -181,6 +181,18 @@ def train(
         raise ModelError(f"{run_dir}: nothing to resume (no latest.json); drop --resume to start fresh")
     if not resume and (run_dir / "latest.json").exists():
         raise ConfigError(f"{run_dir} already holds a run; pass --resume or choose a new --out")
+    bf16 = cfg.precision == "bf16" or (
+        cfg.precision == "auto" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    )
+    trackers = _trackers()
+    # cpu=True when there is no GPU: then `torchrun`/`accelerate launch` with several processes trains
+    # with DDP over gloo on CPUs (accelerate otherwise leaves each CPU process alone, racing on run_dir)
+    acc = Accelerator(
+        cpu=not torch.cuda.is_available(),
+        mixed_precision="bf16" if bf16 else "no",
+        log_with=trackers or None,
+        project_dir=str(run_dir),
+    )
     if ckpt is not None:
         from ecgbyte.data.sequences import tokenizer_hash
 
@@ -198,20 +210,14 @@ def train(
         state = json.loads((ckpt / "state.json").read_text())
         start_step = int(state["step"])
     else:
-        model, text_tok, layout = prepare_run(cfg, train_items, ecg_tokenizer, run_dir)
+        with acc.main_process_first():  # the main process writes the run's files, then the others read
+            model, text_tok, layout = prepare_run(cfg, train_items, ecg_tokenizer, run_dir)
         start_step = 0
 
     cache = EncodedCache(ecg_tokenizer, cache_dir)
     examples = build_examples(train_items, make_builder(cfg, layout, text_tok), cache)
     n_cut = sum(ex.n_cut for ex in examples)
 
-    bf16 = cfg.precision == "bf16" or (
-        cfg.precision == "auto" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    )
-    trackers = _trackers()
-    acc = Accelerator(
-        mixed_precision="bf16" if bf16 else "no", log_with=trackers or None, project_dir=str(run_dir)
-    )
     torch.manual_seed(cfg.seed)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = _adamw(torch, params, cfg)
