@@ -485,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     report["plots"] = plot(report, out)
     md = markdown(report)
-    from ecgbyte.elm._io import write_json
+    from ecgbyte.fileio import write_json
 
     write_json(out / "claim_bench.json", report)
     tmp = out / ".claim_bench.md.tmp"

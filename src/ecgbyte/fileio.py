@@ -7,6 +7,7 @@ Windows). JSON is written with sorted keys so the same object gives the same byt
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -61,3 +62,13 @@ def save_figure(fig: Any, path: str | os.PathLike[str], *, dpi: int = 120) -> Pa
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return atomic_write_bytes(path, buf.getvalue())
+
+
+def hash_directory(path: str | os.PathLike[str]) -> str:
+    """SHA-256 (first 16 hex digits) over the names and bytes of every file under ``path``."""
+    root = Path(path)
+    h = hashlib.sha256()
+    for f in sorted(x for x in root.rglob("*") if x.is_file()):
+        h.update(str(f.relative_to(root)).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]

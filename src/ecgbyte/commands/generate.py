@@ -30,9 +30,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ecgbyte.data.registry import load_splits
-    from ecgbyte.elm._io import write_jsonl
     from ecgbyte.elm.generate import accuracy_by_type, load_run, predict
     from ecgbyte.errors import DatasetError
+    from ecgbyte.fileio import write_jsonl
 
     run_ = load_run(args.run_dir)
     spec = run_.config.extra.get("data")

@@ -179,8 +179,8 @@ def _soft_tokenizer(args: argparse.Namespace, cfg, splits: dict, leads: tuple[st
 
     from ecgbyte.data.items import unique_ecgs
     from ecgbyte.data.synthetic_qa import preprocess_config_for
-    from ecgbyte.elm._io import write_json
     from ecgbyte.elm.two_stage import SoftTokenizer, pretrain_stage1
+    from ecgbyte.fileio import write_json
 
     saved = Path(args.out) / "ecg_tokenizer"
     if args.ecg_tokenizer:

@@ -19,7 +19,7 @@ Sequence (ECG-Byte paper)::
 from __future__ import annotations
 
 import hashlib
-import os
+import io
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -30,6 +30,7 @@ import numpy as np
 
 from ecgbyte.data.items import QAItem, ecg_key, load_ecg
 from ecgbyte.errors import DatasetError, ModelError
+from ecgbyte.fileio import atomic_write_bytes
 
 IGNORE_INDEX = -100
 
@@ -75,7 +76,7 @@ def tokenizer_hash(tokenizer: Any) -> str:
         return str(h())
     if isinstance(h, str):
         return h
-    from ecgbyte.elm._io import hash_directory
+    from ecgbyte.fileio import hash_directory
 
     with tempfile.TemporaryDirectory() as tmp:
         tokenizer.save_pretrained(tmp)
@@ -118,18 +119,16 @@ class EncodedCache:
         self.n_encoded += 1
         self._mem[key] = enc
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(
-                    fh,
-                    ids=enc.ids.astype(np.uint32),
-                    lead_offsets=enc.lead_offsets,
-                    start_s=enc.start_s if enc.start_s is not None else np.zeros(0, np.float32),
-                    leads=np.array(enc.leads, dtype=str),
-                    **({} if enc.features is None else {"features": enc.features}),
-                )
-            os.replace(tmp, path)
+            buf = io.BytesIO()
+            np.savez(
+                buf,
+                ids=enc.ids.astype(np.uint32),
+                lead_offsets=enc.lead_offsets,
+                start_s=enc.start_s if enc.start_s is not None else np.zeros(0, np.float32),
+                leads=np.array(enc.leads, dtype=str),
+                **({} if enc.features is None else {"features": enc.features}),
+            )
+            atomic_write_bytes(path, buf.getvalue())
         return enc
 
 

@@ -181,7 +181,7 @@ class TrainConfig:
 
     def save(self, path: str | Path) -> Path:
         """Write the config as JSON atomically; returns the path."""
-        from ecgbyte.elm._io import write_json
+        from ecgbyte.fileio import write_json
 
         return write_json(path, self.to_dict())
 

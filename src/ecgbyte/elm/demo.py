@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ecgbyte.elm._io import write_json, write_jsonl
+from ecgbyte.fileio import write_json, write_jsonl
 
 
 def run_elm_demo(
@@ -198,7 +198,7 @@ def _plot(acc: dict[str, dict[str, float]], path: Path) -> None:
     ax.legend(loc="lower right")
     ax.set_title("ECG-Byte demo: held-out patients")
     fig.tight_layout()
-    tmp = path.with_name("." + path.name)
-    fig.savefig(tmp, format="png", dpi=120)
+    from ecgbyte.fileio import save_figure
+
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
-    tmp.replace(path)

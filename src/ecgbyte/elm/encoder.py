@@ -38,8 +38,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from ecgbyte.ecg import STANDARD_LEADS, Ecg
-from ecgbyte.elm._io import write_json
 from ecgbyte.errors import ConfigError, ModelError, RecordError
+from ecgbyte.fileio import write_json
 
 OBJECTIVES = ("auto", "masked", "contrastive")
 FORMAT_VERSION = 1
@@ -354,17 +354,13 @@ def save_encoder(
     encoder: ResNet1d, config: EncoderConfig, directory: str | Path, *, info: dict[str, Any] | None = None
 ) -> tuple[str, ...]:
     """Write ``encoder.safetensors``, ``encoder_config.json`` (+ ``pretrain.json``); returns the paths."""
-    import os
-    import tempfile
+    from safetensors.torch import save
 
-    from safetensors.torch import save_file
+    from ecgbyte.fileio import atomic_write_bytes
 
     d = Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=d, suffix=".safetensors.tmp")
-    os.close(fd)
-    save_file({k: v.detach().contiguous() for k, v in encoder.state_dict().items()}, tmp)
-    os.replace(tmp, d / "encoder.safetensors")
+    tensors = {k: v.detach().contiguous() for k, v in encoder.state_dict().items()}
+    atomic_write_bytes(d / "encoder.safetensors", save(tensors))
     paths = [str(d / "encoder.safetensors")]
     paths.append(
         str(write_json(d / "encoder_config.json", {"format_version": FORMAT_VERSION, **config.to_dict()}))

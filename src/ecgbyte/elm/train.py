@@ -43,9 +43,9 @@ from ecgbyte.data.sequences import (
     collate,
 )
 from ecgbyte.elm import model as M
-from ecgbyte.elm._io import write_json
 from ecgbyte.elm.config import TrainConfig, lr_at
 from ecgbyte.errors import ConfigError, DatasetError, ModelError
+from ecgbyte.fileio import write_json
 
 
 def policy_of(cfg: TrainConfig) -> TruncationPolicy:

@@ -31,7 +31,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from ecgbyte.elm._io import write_json
 from ecgbyte.elm.encoder import (
     EncoderConfig,
     ResNet1d,
@@ -41,6 +40,7 @@ from ecgbyte.elm.encoder import (
     save_encoder,
 )
 from ecgbyte.errors import ConfigError, ModelError, RecordError
+from ecgbyte.fileio import write_json
 
 PROJECTORS = ("linear", "mlp")
 

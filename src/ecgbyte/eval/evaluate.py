@@ -180,8 +180,8 @@ def evaluate_run(
     ``notes``, ``warnings``, ``ignores_ecg``, ``flag`` (one sentence: does the model use the
     ECG, and which ablation hurts most) and ``wall_s``.
     """
-    from ecgbyte.elm._io import write_json, write_jsonl
     from ecgbyte.elm.generate import load_run
+    from ecgbyte.fileio import write_json, write_jsonl
 
     dirs = [run_dirs] if isinstance(run_dirs, (str, Path)) else list(run_dirs)
     if not dirs:

@@ -27,7 +27,7 @@ import numpy as np
 
 from ecgbyte.ecg import Ecg
 from ecgbyte.errors import ConfigError
-from ecgbyte.viz.signals import _save
+from ecgbyte.fileio import save_figure
 
 _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 
@@ -115,7 +115,7 @@ def plot_token_spans(
     axes[-1].set_xlabel(f"time (s) at {fs:g} Hz")
     fig.suptitle(f"ECG tokens on the signal: {ecg.name} (one colour per token, cycling)")
     fig.tight_layout()
-    return _save(fig, path, dpi)
+    return save_figure(fig, path, dpi=dpi)
 
 
 def plot_reconstruction(
@@ -150,7 +150,7 @@ def plot_reconstruction(
     axes[-1].set_xlabel(f"time (s) at {fs:g} Hz")
     fig.suptitle(f"Reconstruction from ECG tokens: {ecg.name}")
     fig.tight_layout()
-    return _save(fig, path, dpi)
+    return save_figure(fig, path, dpi=dpi)
 
 
 def token_usage(encodings: Iterable[Any]) -> Counter:
@@ -237,7 +237,7 @@ def plot_token_usage(
     what = "most used non-flat tokens" if shapes_only else "most used tokens"
     fig.suptitle(f"Token usage and the {what} as waveforms (x: {'ms' if np.isfinite(fs) else 'samples'})")
     fig.tight_layout()
-    return _save(fig, path, dpi)
+    return save_figure(fig, path, dpi=dpi)
 
 
 # ---------------------------------------------------------------------------- attention
@@ -399,7 +399,7 @@ def plot_attention(
         f"Q: {amap.question}  A: {ans!r}  ({100 * amap.ecg_share:.0f}% of attention on ECG tokens)",
         fontsize=10,
     )
-    return _save(fig, path, dpi)
+    return save_figure(fig, path, dpi=dpi)
 
 
 DEFAULT_QUESTION = "What is the rhythm of this ECG?"

@@ -18,10 +18,6 @@ from ecgbyte.errors import ConfigError
 from ecgbyte.fileio import save_figure
 
 
-def _save(fig, path: str | os.PathLike[str], dpi: int) -> Path:
-    return save_figure(fig, path, dpi=dpi)
-
-
 def plot_signal_stages(
     stages: Sequence[tuple[str, Ecg]],
     path: str | os.PathLike[str],
@@ -67,7 +63,7 @@ def plot_signal_stages(
     axes[-1].set_xlabel("time (s)")
     if title:
         fig.suptitle(title)
-    return _save(fig, path, dpi)
+    return save_figure(fig, path, dpi=dpi)
 
 
 def plot_symbol_histogram(
@@ -99,4 +95,4 @@ def plot_symbol_histogram(
     ax.set_ylabel("fraction of samples")
     ax.grid(axis="y", alpha=0.3)
     ax.set_title(title or f"symbol histogram ({int(total):,} samples)")
-    return _save(fig, path, dpi)
+    return save_figure(fig, path, dpi=dpi)
