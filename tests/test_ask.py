@@ -14,37 +14,24 @@ from ecgbyte.cli import main  # noqa: E402
 from ecgbyte.commands.ask import ask  # noqa: E402
 from ecgbyte.data.items import QAItem  # noqa: E402
 from ecgbyte.errors import DatasetError, ModelError, RecordError  # noqa: E402
+from tiny import train_synthetic_run  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from ecgbyte.data.synthetic_qa import preprocess_config_for, synthetic_splits
-    from ecgbyte.elm.config import TrainConfig
-    from ecgbyte.elm.train import train
-    from ecgbyte.tokenizer import ECGByteTokenizer
-
-    splits = synthetic_splits(12, seed=0, target_fs=50.0, leads=("II",))
-    ecgs = list({e.record_id: e for it in splits["train"] for e in it.ecgs}.values())
-    tok = ECGByteTokenizer.train(
-        ecgs, n_merges=20, leads=("II",), preprocess=preprocess_config_for(50.0), seed=0
-    )
-    cfg = TrainConfig(
-        tiny_hidden=32,
-        tiny_layers=1,
-        tiny_heads=2,
-        tiny_intermediate=64,
+    out, _ = train_synthetic_run(
+        tmp_path_factory.mktemp("ask") / "run",
+        n_ecgs=12,
+        seed=0,
+        n_merges=20,
         text_vocab_size=120,
         batch_size=4,
         max_steps=2,
         warmup_steps=1,
-        lr=3e-3,
         max_length=640,
         max_new_tokens=4,
-        keep_leads=("II",),
         log_every=1,
     )
-    out = tmp_path_factory.mktemp("ask") / "run"
-    train(cfg, splits["train"], ecg_tokenizer=tok, run_dir=out, progress=False)
     return out
 
 

@@ -13,6 +13,7 @@ pytest.importorskip("torch")
 from ecgbyte.errors import ConfigError, DatasetError
 from ecgbyte.eval.ablations import ablation_examples, different_patient_permutation
 from ecgbyte.eval.evaluate import _summarize, evaluate_run, to_markdown
+from tiny import train_synthetic_run
 
 SPEC = {"name": "synthetic", "n_ecgs": 24, "seed": 0, "target_fs": 50.0, "leads": ["II"]}
 
@@ -20,36 +21,20 @@ SPEC = {"name": "synthetic", "n_ecgs": 24, "seed": 0, "target_fs": 50.0, "leads"
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     """A run trained for 3 steps on 24 synthetic ECGs (lead II, 50 Hz, 40 merges)."""
-    from ecgbyte.data.synthetic_qa import preprocess_config_for, synthetic_splits
-    from ecgbyte.elm.config import TrainConfig
-    from ecgbyte.elm.train import train
-    from ecgbyte.tokenizer import ECGByteTokenizer
-
-    splits = synthetic_splits(24, seed=0, target_fs=50.0, leads=("II",))
-    ecgs = list({e.record_id: e for it in splits["train"] for e in it.ecgs}.values())
-    tok = ECGByteTokenizer.train(
-        ecgs, n_merges=40, leads=("II",), seed=0, preprocess=preprocess_config_for(50.0)
-    )
-    cfg = TrainConfig(
-        tiny_hidden=32,
-        tiny_layers=1,
-        tiny_heads=2,
-        tiny_intermediate=64,
-        text_vocab_size=80,
+    return train_synthetic_run(
+        tmp_path_factory.mktemp("run") / "r0",
+        n_ecgs=24,
+        seed=0,
+        n_merges=40,
         batch_size=8,
         max_steps=3,
         warmup_steps=1,
         schedule="constant",
-        lr=3e-3,
         log_every=1,
         max_length=400,
         max_new_tokens=3,
-        keep_leads=("II",),
         extra={"data": SPEC},
     )
-    run_dir = tmp_path_factory.mktemp("run") / "r0"
-    train(cfg, splits["train"], ecg_tokenizer=tok, run_dir=run_dir, progress=False)
-    return run_dir, splits
 
 
 @pytest.fixture(scope="module")

@@ -66,32 +66,23 @@ def test_answer_attention_maps_to_every_prompt_token(tmp_path: Path) -> None:
     tokens the policy keeps (here all), are non-negative and sum with the rest to 1 per query."""
     pytest.importorskip("torch")
     from ecgbyte.data.items import load_ecg
-    from ecgbyte.data.synthetic_qa import preprocess_config_for, synthetic_splits
-    from ecgbyte.elm.config import TrainConfig
     from ecgbyte.elm.generate import load_run
-    from ecgbyte.elm.train import train
-    from ecgbyte.tokenizer import ECGByteTokenizer
+    from tiny import train_synthetic_run
 
-    splits = synthetic_splits(16, seed=1, target_fs=50.0, leads=("II",))
-    ecgs = list({e.record_id: e for it in splits["train"] for e in it.ecgs}.values())
-    tok = ECGByteTokenizer.train(
-        ecgs, n_merges=30, leads=("II",), seed=0, preprocess=preprocess_config_for(50.0)
-    )
-    cfg = TrainConfig(
-        tiny_hidden=32,
-        tiny_layers=1,
-        tiny_heads=2,
-        tiny_intermediate=64,
-        text_vocab_size=80,
+    _, splits = train_synthetic_run(
+        tmp_path / "run",
+        n_ecgs=16,
+        seed=1,
+        n_merges=30,
         batch_size=8,
         max_steps=2,
         warmup_steps=1,
         schedule="constant",
+        lr=1e-3,
+        log_every=10,
         max_length=400,
         max_new_tokens=3,
-        keep_leads=("II",),
     )
-    train(cfg, splits["train"], ecg_tokenizer=tok, run_dir=tmp_path / "run", progress=False)
     run = load_run(tmp_path / "run")
     item = splits["test"][0]
     ecg = load_ecg(item.ecgs[0])
@@ -100,7 +91,7 @@ def test_answer_attention_maps_to_every_prompt_token(tmp_path: Path) -> None:
     assert np.all(np.isfinite(amap.weights)) and np.all(amap.weights >= 0)
     assert 0 < amap.ecg_share <= 1
     assert amap.weights.sum() == pytest.approx(amap.ecg_share, rel=1e-4)
-    _png(I.plot_attention(ecg, tok, amap, tmp_path / "att.png"))
+    _png(I.plot_attention(ecg, run.ecg_tokenizer, amap, tmp_path / "att.png"))
     paths = I.explain(ecg, tmp_path / "run", tmp_path / "explain", question=item.question)
     assert {"token_spans", "reconstruction", "token_usage", "attention"} <= set(paths)
     for p in paths.values():

@@ -49,3 +49,29 @@ def toy_ecgs(
             Ecg(sig, fs=fs, leads=leads, record_id=f"r{i}", patient_id=f"p{i // 2}", meta={"labels": labels})
         )
     return out
+
+
+def train_synthetic_run(
+    run_dir, *, n_ecgs: int, seed: int, n_merges: int, **config: Any
+) -> tuple[Any, dict[str, list]]:
+    """Train a tiny run on synthetic lead-II QA at 50 Hz; returns ``(run_dir, splits)``.
+
+    ``config`` is the whole ``TrainConfig`` beyond :data:`TINY_LLM` (steps, schedule, lengths...).
+    """
+    from ecgbyte.data.items import unique_ecgs
+    from ecgbyte.data.synthetic_qa import preprocess_config_for, synthetic_splits
+    from ecgbyte.elm.config import TrainConfig
+    from ecgbyte.elm.train import train
+    from ecgbyte.tokenizer import ECGByteTokenizer
+
+    splits = synthetic_splits(n_ecgs, seed=seed, target_fs=50.0, leads=("II",))
+    tok = ECGByteTokenizer.train(
+        unique_ecgs(splits["train"]),
+        n_merges=n_merges,
+        leads=("II",),
+        seed=0,
+        preprocess=preprocess_config_for(50.0),
+    )
+    cfg = TrainConfig(**{**TINY_LLM, "keep_leads": ("II",), **config})
+    train(cfg, splits["train"], ecg_tokenizer=tok, run_dir=run_dir, progress=False)
+    return run_dir, splits
