@@ -28,6 +28,7 @@ from ecgbyte.bpe.encoders import (
 )
 from ecgbyte.bpe.merges import Merges
 from ecgbyte.errors import TokenizerError
+from strategies import random_merges
 
 MAX_EXAMPLES = int(os.environ.get("ECGBYTE_MAX_EXAMPLES", "150"))
 
@@ -65,28 +66,6 @@ def codes(text: str) -> np.ndarray:
 def strings(ids, merges: Merges) -> list[str]:
     vocab = merges.vocab()
     return [vocab[i] for i in np.asarray(ids).tolist()]
-
-
-@st.composite
-def random_merges(draw, max_alphabet: int = 4, max_merges: int = 25) -> Merges:
-    """Random valid merges over a small alphabet: many runs and repeated merge results."""
-    k = draw(st.integers(1, max_alphabet))
-    vocab = [chr(97 + i) for i in range(k)]
-    index = {s: i for i, s in enumerate(vocab)}
-    rows, ids, used = [], [], set()
-    for _ in range(draw(st.integers(0, max_merges))):
-        a = draw(st.integers(0, len(vocab) - 1))
-        b = draw(st.integers(0, len(vocab) - 1))
-        if (a, b) in used:
-            continue
-        used.add((a, b))
-        tok = vocab[a] + vocab[b]
-        if tok not in index:
-            index[tok] = len(vocab)
-            vocab.append(tok)
-        rows.append((a, b))
-        ids.append(index[tok])
-    return Merges(np.array(rows, dtype=np.int64).reshape(-1, 2), np.array(ids, dtype=np.int64), k)
 
 
 @st.composite

@@ -18,29 +18,9 @@ from ecgbyte.bpe.encoders import encode_bpe, encode_bpe_batch
 from ecgbyte.bpe.hf import hf_tokenizer_json, leads_to_text, save_hf_tokenizer, to_hf_tokenizer
 from ecgbyte.bpe.merges import Merges
 from ecgbyte.errors import TokenizerError
+from strategies import random_merges
 
 MAX_EXAMPLES = int(os.environ.get("ECGBYTE_MAX_EXAMPLES", "150"))
-
-
-@st.composite
-def random_merges(draw, max_alphabet: int = 4, max_merges: int = 25) -> Merges:
-    """Random valid merges over a small alphabet (runs and repeated merge results)."""
-    k = draw(st.integers(1, max_alphabet))
-    vocab = [chr(97 + i) for i in range(k)]
-    index = {s: i for i, s in enumerate(vocab)}
-    rows, ids, used = [], [], set()
-    for _ in range(draw(st.integers(0, max_merges))):
-        a, b = draw(st.integers(0, len(vocab) - 1)), draw(st.integers(0, len(vocab) - 1))
-        if (a, b) in used:
-            continue
-        used.add((a, b))
-        tok = vocab[a] + vocab[b]
-        if tok not in index:
-            index[tok] = len(vocab)
-            vocab.append(tok)
-        rows.append((a, b))
-        ids.append(index[tok])
-    return Merges(np.array(rows, dtype=np.int64).reshape(-1, 2), np.array(ids, dtype=np.int64), k)
 
 
 def random_walk(n: int, length: int, seed: int) -> np.ndarray:
