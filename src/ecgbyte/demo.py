@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from ecgbyte import fileio
 from ecgbyte.ecg import Ecg
 from ecgbyte.errors import ConfigError, RecordError
+from ecgbyte.fileio import write_json, write_jsonl
 from ecgbyte.signal import PreprocessConfig, preprocess
 from ecgbyte.signal.synth import SynthConfig, synthesize
 from ecgbyte.symbols import ALPHABET, Quantizer
@@ -32,15 +32,6 @@ from ecgbyte.symbols import ALPHABET, Quantizer
 log = logging.getLogger(__name__)
 
 BALANCE_LABELS = ("rate_class", "rhythm", "noise", "baseline_wander", "wide_qrs", "st_deviation")
-
-
-def write_json(path: str | os.PathLike[str], data: Any) -> Path:
-    """Write ``data`` as indented JSON atomically (see :mod:`ecgbyte.fileio`)."""
-    return fileio.write_json(path, data)
-
-
-def _write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
-    return fileio.write_jsonl(path, rows)
 
 
 # -- stages -----------------------------------------------------------------------------------------
@@ -200,7 +191,7 @@ def run_demo(
         ),
         "preprocess_config": write_json(out / "preprocess_config.json", preprocess_config.to_dict()),
         "quantizer": quantizer.save(out / "quantizer.json"),
-        "labels": _write_jsonl(
+        "labels": write_jsonl(
             out / "labels.jsonl",
             [{"record_id": e.record_id, "patient_id": e.patient_id, **e.meta["labels"]} for e in raw],
         ),

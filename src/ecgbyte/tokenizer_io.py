@@ -32,11 +32,6 @@ CONFIG_NAME = "ecgbyte_config.json"
 TOKENIZER_NAME = "tokenizer.json"
 
 
-def atomic_write_text(path: str | Path, text: str) -> str:
-    """Write ``text`` atomically (see :mod:`ecgbyte.fileio`); returns the path as a string."""
-    return str(fileio.atomic_write_text(path, text))
-
-
 def to_config(tok: ECGByteTokenizer) -> dict[str, Any]:
     """The content of ``ecgbyte_config.json`` (``format_version`` first)."""
     from ecgbyte import __version__
@@ -116,8 +111,8 @@ def save(tok: ECGByteTokenizer, directory: str | Path) -> tuple[str, ...]:
     hf_text = tok.to_tokenizers().to_str(pretty=True)
     cfg_text = json.dumps(to_config(tok), indent=2) + "\n"
     return (
-        atomic_write_text(directory / TOKENIZER_NAME, hf_text),
-        atomic_write_text(directory / CONFIG_NAME, cfg_text),
+        str(fileio.atomic_write_text(directory / TOKENIZER_NAME, hf_text)),
+        str(fileio.atomic_write_text(directory / CONFIG_NAME, cfg_text)),
     )
 
 

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out is None:
         print(text)
     else:
-        from ecgbyte.tokenizer_io import atomic_write_text
+        from ecgbyte.fileio import atomic_write_text
 
         atomic_write_text(args.out, text + "\n")
         print(f"{result['n_tokens']} tokens ({result['compression']:.2f} symbols/token) -> {args.out}")

@@ -21,6 +21,7 @@ import numpy as np
 from ecgbyte.data.items import QAItem
 from ecgbyte.ecg import Ecg
 from ecgbyte.errors import DatasetError
+from ecgbyte.signal.synth import rate_class
 
 QUESTIONS: dict[str, tuple[str, ...]] = {
     "rate": (
@@ -36,15 +37,6 @@ QUESTIONS: dict[str, tuple[str, ...]] = {
 }
 RATE_ANSWERS = ("bradycardia", "normal", "tachycardia")
 RHYTHM_ANSWERS = ("sinus rhythm", "atrial fibrillation")
-
-
-def rate_class(bpm: float) -> str:
-    """``bradycardia`` below 60 bpm, ``tachycardia`` above 100 bpm, else ``normal``."""
-    if bpm < 60:
-        return "bradycardia"
-    if bpm > 100:
-        return "tachycardia"
-    return "normal"
 
 
 def _labels(ecg: Ecg) -> dict[str, Any]:

@@ -143,7 +143,7 @@ def tokenizer_report(
     The dict has ``vocab`` (:func:`vocab_stats`), ``data`` (:func:`data_stats`, or ``None``
     without ``ecgs``) and ``files`` (the paths written).
     """
-    from ecgbyte.tokenizer_io import atomic_write_text
+    from ecgbyte.fileio import atomic_write_text
 
     out = Path(out_dir)
     report: dict[str, Any] = {
