@@ -23,6 +23,7 @@ features. Every prompt carries its ECGs' features (``Example.ecg_features``) as 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -111,9 +112,8 @@ def ablation_examples(
     noise_std_mv : standard deviation of the added noise, mV (``noise`` only).
     cache : an ``EncodedCache`` of the run's ECG tokenizer (shared between calls to encode once).
     """
-    from ecgbyte.data.sequences import EncodedCache, SequenceBuilder
-    from ecgbyte.elm import model as M
-    from ecgbyte.elm.train import make_builder, policy_of
+    from ecgbyte.data.sequences import EncodedCache
+    from ecgbyte.elm.train import make_builder
 
     if kind not in ("baseline", *ABLATIONS):
         raise DatasetError(f"unknown ablation {kind!r}; choose baseline or one of {', '.join(ABLATIONS)}")
@@ -122,14 +122,8 @@ def ablation_examples(
     cfg, lay = run.config, run.layout
     cache = cache or EncodedCache(run.ecg_tokenizer)
     if kind == "no_signal":
-        builder = SequenceBuilder(
-            lay,
-            policy_of(cfg),
-            max_length=cfg.max_length,
-            encode_text=M.encode_text_fn(run.text_tokenizer),
-            answer_reserve=cfg.max_new_tokens + 1,  # as make_builder: same truncation as training
-            no_signal=True,
-        )
+        # the run's own builder (same truncation as training) with the ECG part left out
+        builder = make_builder(dataclasses.replace(cfg, no_signal=True), lay, run.text_tokenizer)
         return [_build(builder, [], it) for it in items]
     builder = make_builder(cfg, lay, run.text_tokenizer)
     if cfg.no_signal:  # a text-only run: every ablation equals the baseline
