@@ -69,9 +69,9 @@ def load_training_ecgs(
         run_cfg = read_run_config(src)
         cfg = PreprocessConfig.from_dict(run_cfg["preprocess"])
         info["source_kind"] = "shards"
-        ecgs = []
+        ecgs, cfg_hash = [], cfg.hash()
         for ecg in iter_segments(src):
-            ecg = ecg.replace(meta={**ecg.meta, "preprocess_hash": cfg.hash()})
+            ecg = ecg.replace(meta={**ecg.meta, "preprocess_hash": cfg_hash})
             if segment_seconds is not None:
                 length = round(segment_seconds * ecg.fs)
                 if length > ecg.n_samples:
