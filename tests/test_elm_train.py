@@ -107,6 +107,14 @@ def test_generate_batched_equals_single(tmp_path: Path) -> None:
     assert set(acc) == {"all", "rate", "rhythm"} and all(0 <= v <= 1 for v in acc.values())
 
 
+def test_runs_of_different_precision_in_one_process(tmp_path: Path) -> None:
+    items, tok = _items(), FakeEcgTokenizer()
+    for i, precision in enumerate(("fp32", "bf16", "fp32")):
+        cfg = tiny_config(precision=precision, max_steps=2)
+        out = train(cfg, items, ecg_tokenizer=tok, run_dir=tmp_path / str(i), progress=False)
+        assert out["mixed_precision"] == {"fp32": "no", "bf16": "bf16"}[precision]
+
+
 def test_batch_indices_are_a_pure_function() -> None:
     cfg = _cfg(batch_size=3, grad_accum=2, seed=5)
     a = [batch_indices(s, m, cfg, 10).tolist() for s in range(3) for m in range(2)]

@@ -38,6 +38,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ecgbyte.ecg import STANDARD_LEADS, Ecg
+from ecgbyte.elm.model import default_device
 from ecgbyte.errors import ConfigError, ModelError, RecordError
 from ecgbyte.fileio import write_json
 
@@ -198,7 +199,9 @@ class _TextEncoder(nn.Module):
         return torch.tensor(flat, dtype=torch.long), torch.tensor(offsets, dtype=torch.long)
 
     def forward(self, texts: Sequence[str]) -> torch.Tensor:
-        return self.proj(self.bag(*self.ids(texts)))
+        flat, offsets = self.ids(texts)
+        dev = self.proj.weight.device
+        return self.proj(self.bag(flat.to(dev), offsets.to(dev)))
 
 
 # ---------------------------------------------------------------------------- input
@@ -285,13 +288,19 @@ def pretrain_encoder(
     raw = _stack(ecgs, dataclasses.replace(config, scale_mv=1.0))
     scale = float(np.percentile(np.abs(raw), 99)) or 1.0
     config = dataclasses.replace(config, scale_mv=scale, objective=objective)
-    x_all = torch.from_numpy(raw / scale)
+    dev = default_device()
+    x_all = torch.from_numpy(raw / scale).to(dev)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     enc = ResNet1d(config)
     head: nn.Module = _MaskedHead(config) if objective == "masked" else _TextEncoder(config)
     ecg_proj = nn.Linear(config.feature_dim, config.embed_dim) if objective == "contrastive" else None
     log_t = nn.Parameter(torch.tensor(math.log(1 / config.temperature)))
+    enc.to(dev)
+    head.to(dev)
+    if ecg_proj is not None:
+        ecg_proj.to(dev)
+        log_t = nn.Parameter(log_t.detach().to(dev))
     params = [*enc.parameters(), *head.parameters()]
     if ecg_proj is not None:
         params += [*ecg_proj.parameters(), log_t]
@@ -318,7 +327,7 @@ def pretrain_encoder(
             g["lr"] = lr
         x = x_all[idx]
         if objective == "masked":
-            m = _mask(tuple(x.shape), config, rng)
+            m = _mask(tuple(x.shape), config, rng).to(dev)
             recon = head(enc(x.masked_fill(m, 0.0)), x.shape[-1])
             mm = m.expand_as(x)
             loss = F.mse_loss(recon[mm], x[mm])
@@ -326,14 +335,14 @@ def pretrain_encoder(
             z_e = F.normalize(ecg_proj(enc(x).mean(dim=-1)), dim=-1)
             z_t = F.normalize(head([texts[i] for i in idx]), dim=-1)
             logits = log_t.exp().clamp(max=100) * z_e @ z_t.T
-            target = torch.arange(len(idx))
+            target = torch.arange(len(idx), device=dev)
             loss = 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         losses.append(float(loss.detach()))
-    enc.eval()
+    enc.cpu().eval()  # frozen from here on: features, hash and files come from the CPU copy
     epoch_losses = [float(np.mean(losses[i : i + per_epoch])) for i in range(0, len(losses), per_epoch)]
     info = {
         "objective": objective,
@@ -359,7 +368,7 @@ def save_encoder(
     from ecgbyte.fileio import atomic_write_bytes
 
     d = Path(directory)
-    tensors = {k: v.detach().contiguous() for k, v in encoder.state_dict().items()}
+    tensors = {k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}
     atomic_write_bytes(d / "encoder.safetensors", save(tensors))
     paths = [str(d / "encoder.safetensors")]
     paths.append(
@@ -391,11 +400,12 @@ def encode_features(
 ) -> np.ndarray:
     """Frozen features of ``ecgs``: float32 ``[n_ecgs, k, feature_dim]``."""
     encoder.eval()
+    dev = next(encoder.parameters()).device
     out = []
     with torch.no_grad():
         for s in range(0, len(ecgs), batch_size):
-            x = torch.from_numpy(_stack(ecgs[s : s + batch_size], config))
-            out.append(encoder.tokens(x, k).numpy())
+            x = torch.from_numpy(_stack(ecgs[s : s + batch_size], config)).to(dev)
+            out.append(encoder.tokens(x, k).float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, k, config.feature_dim), np.float32)
 
 

@@ -39,11 +39,17 @@ class ElmRun:
     run_dir: Path
 
 
-def load_run(run_dir: str | Path, *, ecg_tokenizer: Any = None, checkpoint: str | None = None) -> ElmRun:
+def load_run(
+    run_dir: str | Path,
+    *,
+    ecg_tokenizer: Any = None,
+    checkpoint: str | None = None,
+    device: str | None = None,
+) -> ElmRun:
     """Load the model, both tokenizers and the layout of a run directory (latest checkpoint by default).
 
     ``ecg_tokenizer``: use this one instead of ``run_dir/ecg_tokenizer`` (its hash must match,
-    else ``ModelError``).
+    else ``ModelError``). ``device``: where the model runs (default: the GPU if PyTorch sees one).
     """
     from ecgbyte.elm.train import base_dir_of, latest_checkpoint
     from ecgbyte.tokenizer import ECGByteTokenizer
@@ -66,7 +72,7 @@ def load_run(run_dir: str | Path, *, ecg_tokenizer: Any = None, checkpoint: str 
     if ckpt is None or not ckpt.is_dir():
         raise ModelError(f"{run}: no checkpoint found; train first (ecgbyte train)")
     model = M.load_weights(ckpt / "weights", cfg, base_dir=base_dir_of(cfg, run), layout=layout)
-    model.eval()
+    model.to(device or M.default_device()).eval()
     return ElmRun(model, M.load_text_tokenizer(run / "text_tokenizer"), ecg_tok, layout, cfg, run)
 
 

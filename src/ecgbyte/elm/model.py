@@ -27,6 +27,13 @@ SPECIALS = {"pad_token": "<pad>", "bos_token": "<s>", "eos_token": "</s>", "unk_
 ECG_START, ECG_END = "<ecg_start>", "<ecg_end>"
 
 
+def default_device() -> str:
+    """``"cuda"`` when PyTorch sees a GPU, else ``"cpu"``: where training and inference run."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def train_text_tokenizer(texts: Iterable[str], *, vocab_size: int) -> Any:
     """Train a BPE text tokenizer (Metaspace, like SentencePiece) on ``texts``; returns a HF fast tokenizer."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers

@@ -187,6 +187,11 @@ def train(
     trackers = _trackers()
     # cpu=True when there is no GPU: then `torchrun`/`accelerate launch` with several processes trains
     # with DDP over gloo on CPUs (accelerate otherwise leaves each CPU process alone, racing on run_dir)
+    from accelerate.state import AcceleratorState
+
+    # accelerate keeps its precision in a process-wide singleton and refuses a second Accelerator with
+    # another one; a run's precision is its own, so forget the last run's (the process group stays)
+    AcceleratorState._reset_state(reset_partial_state=False)
     acc = Accelerator(
         cpu=not torch.cuda.is_available(),
         mixed_precision="bf16" if bf16 else "no",
@@ -222,8 +227,8 @@ def train(
     params = [p for p in model.parameters() if p.requires_grad]
     opt = _adamw(torch, params, cfg)
     if ckpt is not None:
-        opt.load_state_dict(torch.load(ckpt / "optimizer.pt", weights_only=True))
-        torch.set_rng_state(torch.load(ckpt / "rng.pt", weights_only=True))
+        opt.load_state_dict(torch.load(ckpt / "optimizer.pt", map_location="cpu", weights_only=True))
+        _set_rng_state(torch, torch.load(ckpt / "rng.pt", map_location="cpu", weights_only=True))
     model, opt = acc.prepare(model, opt)
     model.train()
     if trackers:
@@ -297,6 +302,8 @@ def train(
         "n_examples": len(examples),
         "n_cut_tokens": n_cut,
         "n_ecgs_encoded": cache.n_encoded,
+        "device": str(acc.device),
+        "mixed_precision": acc.mixed_precision,
     }
 
 
@@ -314,7 +321,7 @@ def save_checkpoint(
         tmp.mkdir(parents=True)
         M.save_weights(acc.unwrap_model(model), tmp / "weights")
         torch.save(opt.state_dict(), tmp / "optimizer.pt")
-        torch.save(torch.get_rng_state(), tmp / "rng.pt")
+        torch.save(_rng_state(torch), tmp / "rng.pt")
         write_json(tmp / "state.json", {"step": step, "total_steps": total})
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
@@ -324,6 +331,22 @@ def save_checkpoint(
             shutil.rmtree(p, ignore_errors=True)
     acc.wait_for_everyone()
     return final
+
+
+def _rng_state(torch: Any) -> dict[str, Any]:
+    """PyTorch's CPU generator and, on a GPU, the CUDA generators (dropout draws from those there)."""
+    state = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(torch: Any, state: Any) -> None:
+    if not isinstance(state, dict):  # checkpoints written before the CUDA state was saved
+        state = {"cpu": state}
+    torch.set_rng_state(state["cpu"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def _truncate_log(path: Path, step: int) -> None:
