@@ -8,7 +8,7 @@ One run, one machine, the same data and model for every row:
 2. **Training tokens/s** (non-padding tokens, forward + backward + AdamW step): our
    :func:`ecgbyte.elm.train.train` (accelerate; it writes a run directory and one checkpoint at the
    end) against ``transformers.Trainer`` on the *same* initial weights (the run's ``base/``), the
-   same examples, left-padded by the same collator, the same batch size, learning rate, warmup,
+   same examples, padded by the same collator, the same batch size, learning rate, warmup,
    gradient clipping and number of steps. The rate in the table is the steady state after
    ``--skip`` steps (per-step marks: our ``log.jsonl``, a Trainer callback); the whole call is in
    the JSON too. The Trainer uses its default optimizer (``adamw_torch_fused``) unless
@@ -148,7 +148,7 @@ def _hf_trainer(
         args=args,
         train_dataset=examples,
         callbacks=[Marks()],
-        data_collator=lambda batch: collate(batch, pad_id),
+        data_collator=lambda batch: collate(batch, pad_id, padding_side="right"),
     )
     t0 = time.perf_counter()
     result = trainer.train()

@@ -146,6 +146,14 @@ def test_collate_left_pads_with_positions_from_first_real_token() -> None:
     assert batch["labels"].tolist()[0] == [IGNORE_INDEX] * 9 + [8, 2]
     prompt = collate([short, long], LAYOUT.pad_id, prompt_only=True)
     assert prompt["input_ids"].tolist()[0] == [0] * 7 + [1, 7] and "labels" not in prompt
+    right = collate([short, long], LAYOUT.pad_id, padding_side="right")
+    assert right["input_ids"].tolist()[0] == [1, 7, 8, 2] + [0] * 7
+    assert right["attention_mask"].tolist()[0] == [1] * 4 + [0] * 7
+    assert right["position_ids"].tolist()[0] == [0, 1, 2, 3] + [0] * 7
+    assert right["labels"].tolist()[0] == [IGNORE_INDEX] * 2 + [8, 2] + [IGNORE_INDEX] * 7
+    assert right["input_ids"].tolist()[1] == batch["input_ids"].tolist()[1]  # the longest row: no pads
+    with pytest.raises(ValueError, match="padding_side"):
+        collate([short], LAYOUT.pad_id, padding_side="middle")
 
 
 def test_layout_refuses_other_tokenizer() -> None:

@@ -67,7 +67,7 @@ def _items(n: int = 24, seed: int = 0) -> list[QAItem]:
 
 
 def _params(run_dir: Path) -> dict[str, np.ndarray]:
-    run = load_run(run_dir, ecg_tokenizer=FakeEcgTokenizer())
+    run = load_run(run_dir, ecg_tokenizer=FakeEcgTokenizer(), device="cpu")
     return {k: v.detach().numpy().copy() for k, v in run.model.state_dict().items()}
 
 
@@ -113,6 +113,21 @@ def test_runs_of_different_precision_in_one_process(tmp_path: Path) -> None:
         cfg = tiny_config(precision=precision, max_steps=2)
         out = train(cfg, items, ecg_tokenizer=tok, run_dir=tmp_path / str(i), progress=False)
         assert out["mixed_precision"] == {"fp32": "no", "bf16": "bf16"}[precision]
+
+
+def test_left_and_right_padding_give_the_same_loss(tmp_path: Path) -> None:
+    """Training pads on the right; the loss must equal the left-padded batch's (positions are explicit)."""
+    from ecgbyte.data.sequences import EncodedCache, build_examples, collate
+    from ecgbyte.elm.train import make_builder, prepare_run
+
+    items, tok, cfg = _items(), FakeEcgTokenizer(), _cfg()
+    model, text_tok, layout = prepare_run(cfg, items, tok, tmp_path)
+    ex = build_examples(items[:6], make_builder(cfg, layout, text_tok), EncodedCache(tok))
+    assert len({len(e.input_ids) for e in ex}) > 1  # rows of different length: there is padding
+    with torch.no_grad():
+        left = model(**collate(ex, layout.pad_id)).loss
+        right = model(**collate(ex, layout.pad_id, padding_side="right")).loss
+    np.testing.assert_allclose(float(left), float(right), rtol=1e-5)
 
 
 def test_batch_indices_are_a_pure_function() -> None:

@@ -172,7 +172,7 @@ def test_soft_features_reach_the_model(tmp_path: Path) -> None:
         run_dir=tmp_path / "r",
         progress=False,
     )
-    run = load_run(tmp_path / "r")
+    run = load_run(tmp_path / "r", device="cpu")
     from ecgbyte.data.sequences import EncodedCache, build_examples, collate
     from ecgbyte.elm.train import make_builder
 

@@ -7,7 +7,8 @@ Sequence (ECG-Byte paper)::
 - ECG token id ``k`` becomes LLM id ``layout.ecg_offset + k``; ECG strings never pass through
   the text tokenizer.
 - Labels are ``-100`` everywhere except the answer tokens and ``<eos>`` (loss on the answer only).
-- Left padding; ``position_ids`` count from the first real token (``cumsum(mask) - 1``).
+- Left padding for generation, right padding for training (same loss; see :func:`collate`);
+  ``position_ids`` count from the first real token (``cumsum(mask) - 1``).
 - :class:`TruncationPolicy` is the one rule used in training *and* evaluation: keep the leads
   ``keep_leads`` (in that order), the tokens that start in the first ``max_seconds`` of each lead,
   at most ``max_ecg_tokens`` per ECG, and then, if the sequence is still longer than the context,
@@ -331,26 +332,36 @@ def build_examples(
     return out
 
 
-def collate(examples: Sequence[Example], pad_id: int, *, prompt_only: bool = False) -> dict[str, Any]:
-    """Left-pad a batch into torch tensors ``[batch, max_len]``.
+def collate(
+    examples: Sequence[Example], pad_id: int, *, prompt_only: bool = False, padding_side: str = "left"
+) -> dict[str, Any]:
+    """Pad a batch into torch tensors ``[batch, max_len]``.
 
     Returns ``input_ids`` (pad ``pad_id``), ``attention_mask`` (0 on padding), ``position_ids``
     (``cumsum(mask) - 1``, 0 on padding) and, unless ``prompt_only``, ``labels`` (-100 on padding).
     ``prompt_only`` keeps only each example's first ``prompt_len`` tokens (generation input).
+
+    ``padding_side``: ``"left"`` for generation (every prompt ends at the last column);
+    ``"right"`` for training, which gives the same loss (positions come from ``position_ids``)
+    and leaves no query row with nothing to attend to: a left pad sees no key at all, and on a
+    GPU the backward pass of PyTorch's fused attention turns such rows into NaN gradients in bf16.
     """
     import torch
 
+    if padding_side not in ("left", "right"):
+        raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
     seqs = [ex.input_ids[: ex.prompt_len] if prompt_only else ex.input_ids for ex in examples]
     width = max(len(s) for s in seqs)
     ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(seqs), width), dtype=torch.long)
     labels = torch.full((len(seqs), width), IGNORE_INDEX, dtype=torch.long)
     for row, (s, ex) in enumerate(zip(seqs, examples)):
-        ids[row, width - len(s) :] = torch.tensor(s, dtype=torch.long)
-        mask[row, width - len(s) :] = 1
+        cols = slice(width - len(s), width) if padding_side == "left" else slice(0, len(s))
+        ids[row, cols] = torch.tensor(s, dtype=torch.long)
+        mask[row, cols] = 1
         if not prompt_only:
-            labels[row, width - len(s) :] = torch.tensor(ex.labels, dtype=torch.long)
-    position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
+            labels[row, cols] = torch.tensor(ex.labels, dtype=torch.long)
+    position_ids = (mask.cumsum(-1) - 1).clamp(min=0) * mask
     batch = {"input_ids": ids, "attention_mask": mask, "position_ids": position_ids}
     if not prompt_only:
         batch["labels"] = labels

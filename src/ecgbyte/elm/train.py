@@ -254,24 +254,27 @@ def train(
             idx = batch_indices(
                 step, micro, cfg, len(examples), rank=acc.process_index, world=acc.num_processes
             )
-            batch = {
-                k: v.to(acc.device) for k, v in collate([examples[i] for i in idx], layout.pad_id).items()
-            }
-            tokens += int(batch["attention_mask"].sum())
+            cpu_batch = collate([examples[i] for i in idx], layout.pad_id, padding_side="right")
+            tokens += int(cpu_batch["attention_mask"].sum())
+            batch = {k: v.to(acc.device, non_blocking=True) for k, v in cpu_batch.items()}
             sync = nullcontext() if micro == cfg.grad_accum - 1 else acc.no_sync(model)
             with sync, acc.autocast():
                 loss = model(**batch).loss / cfg.grad_accum
                 acc.backward(loss)
-            step_loss += float(loss.detach())
+            step_loss += loss.detach()  # a device tensor: read back only when logged
         if cfg.grad_clip > 0:
             acc.clip_grad_norm_(params, cfg.grad_clip)
         opt.step()
         opt.zero_grad(set_to_none=True)
-        last, loss_sum, loss_n = step_loss, loss_sum + step_loss, loss_n + 1
+        loss_sum, loss_n = loss_sum + step_loss, loss_n + 1
         tps = tokens / max(time.perf_counter() - t0, 1e-9)
-        bar.set_postfix(loss=f"{step_loss:.4f}", tok_s=f"{tps:.0f}")
         done = step + 1
-        if cfg.log_every and (done % cfg.log_every == 0 or done == end) and acc.is_main_process:
+        logged = cfg.log_every and (done % cfg.log_every == 0 or done == end)
+        if logged or done == end:  # the one GPU -> CPU sync of the step, when it is needed
+            last = float(step_loss)
+            loss_sum = float(loss_sum)
+            bar.set_postfix(loss=f"{last:.4f}", tok_s=f"{tps:.0f}")
+        if logged and acc.is_main_process:
             row = {
                 "step": done,
                 "loss": loss_sum / loss_n,
