@@ -71,6 +71,48 @@ def test_window_recount_path_matches_reference(case):
     assert ids.tolist() == spec.ids.tolist()
 
 
+@settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(corpora(), st.integers(2, 5), st.booleans())
+def test_partitions_on_threads_give_the_reference_merges(case, threads, always_window):
+    """The corpus cut into 2..5 partitions, every merge run one partition per thread (and, half
+    the time, through the window recount path): the same merges as the spec."""
+    seqs, options = case
+    unique, weights = trainer_mod._dedupe(seqs, options["alphabet_size"])
+    opts = [options[k] for k in ("n_merges", "min_frequency", "max_token_length", "alphabet_size")]
+    pairs, ids = trainer_mod._train_arrays(
+        unique, weights, *opts, progress=False, always_window=always_window, threads=threads,
+        parallel_min_count=1,
+    )  # fmt: skip
+    spec = reference.train(seqs, **options)
+    assert pairs.tolist() == spec.pairs.tolist()
+    assert ids.tolist() == spec.ids.tolist()
+
+
+def test_thread_count_does_not_change_the_merges():
+    rng = np.random.default_rng(11)
+    seqs = run_corpus(rng, 40, 300, 5)
+    options = {"n_merges": 120, "min_frequency": 1, "alphabet_size": 5}
+    one = train(seqs, threads=1, **options)
+    assert one == reference.train(seqs, **options) and len(one) == 120
+    unique, weights = trainer_mod._dedupe(seqs, 5)
+    for threads in (2, 3, 8):
+        assert train(seqs, threads=threads, **options) == one
+        pairs, ids = trainer_mod._train_arrays(
+            unique, weights, 120, 1, None, 5, progress=False, threads=threads, parallel_min_count=1
+        )
+        assert pairs.tolist() == one.pairs.tolist() and ids.tolist() == one.ids.tolist()
+    with pytest.raises(ConfigError, match="threads"):
+        train(seqs, threads=0, **options)
+
+
+def test_partition_bounds_cut_at_sentinels_into_similar_sizes():
+    starts = np.array([0, 11, 22, 33, 44, 55, 66, 77, 88, 99])  # ten sequences of 10 symbols
+    bounds = trainer_mod._partition_bounds(starts, 111, 3)
+    assert bounds == [(0, 44), (44, 77), (77, 110)]
+    assert trainer_mod._partition_bounds(starts, 111, 1) == [(0, 110)]
+    assert trainer_mod._partition_bounds(np.array([0]), 5, 4) == [(0, 4)]  # one sequence: one part
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_matches_reference_on_larger_corpora_through_every_growth_path(seed, monkeypatch):
     """Enough distinct pairs, queue entries and long tokens to grow every kernel array."""
@@ -94,9 +136,16 @@ def test_matches_reference_on_larger_corpora_through_every_growth_path(seed, mon
     seqs = [*run_corpus(rng, 12, 150, 3), np.zeros(600, np.uint8)]
     seqs += seqs[:3]
     options = {"n_merges": 150, "min_frequency": 1, "alphabet_size": 3}
-    fast = train(seqs, **options)
+    fast = train(seqs, threads=1, **options)
     assert fast == reference.train(seqs, **options)
     assert len(fast) > 100
+    assert all(v > 0 for v in calls.values()), calls
+    calls.update(table=0, heap=0, vbuf=0)
+    unique, weights = trainer_mod._dedupe(seqs, 3)
+    pairs, ids = trainer_mod._train_arrays(
+        unique, weights, 150, 1, None, 3, progress=False, threads=3, parallel_min_count=1
+    )  # tables grow while partitions merge on threads
+    assert pairs.tolist() == fast.pairs.tolist() and ids.tolist() == fast.ids.tolist()
     assert all(v > 0 for v in calls.values()), calls
 
 
@@ -133,13 +182,14 @@ def test_occurrence_lists_hold_one_entry_per_run_and_per_other_pair():
     nodes[0] = [K.SENT, *seq, K.SENT]
     state = trainer_mod._State(nodes, np.array([1]), np.array([1]), 2, 1)
     listed = {}
-    for i in np.flatnonzero(state.tkey != K.EMPTY):
-        key = int(state.tkey[i])
-        p, members = int(state.thead[i]), []
+    assert state.tkey.shape[0] == 1  # one partition
+    for i in np.flatnonzero(state.tkey[0] != K.EMPTY):
+        key = int(state.tkey[0, i])
+        p, members = int(state.thead[0, i]), []
         while p >= 0:
             members.append(p - 1)  # index into seq
             p = int(state.onext[p])
-        listed[(key >> 32, key & 0xFFFFFFFF)] = (members, int(state.tcnt[i]))
+        listed[(key >> 32, key & 0xFFFFFFFF)] = (members, int(state.tcnt[0, i]))
     assert listed == {(0, 0): ([0], 2), (0, 1): ([3, 5], 2), (1, 0): ([4], 1), (1, 1): ([6], 1)}
     assert [int(state.oprev[p + 1]) == K.NOLIST for p in (1, 2, 7)] == [True] * 3
 

@@ -174,12 +174,14 @@ class ECGByteTokenizer:
         encoder: str = "bpe",
         n_symbols: int = 26,
         progress: bool = False,
+        threads: int | None = None,
     ) -> ECGByteTokenizer:
         """Fit the quantizer on ``ecgs`` and train BPE on their symbols, one sequence per lead.
 
         ECGs are preprocessed with ``preprocess`` unless already (same config hash); the
         quantizer's percentiles come from a seeded sample of their values; merges never span
-        two leads or two ECGs.
+        two leads or two ECGs. ``threads``: BPE training threads (None: all cores); the merges
+        do not depend on it.
         """
         from ecgbyte.bpe import train as train_bpe
         from ecgbyte.symbols import Quantizer
@@ -199,6 +201,7 @@ class ECGByteTokenizer:
             max_token_length=max_token_length,
             alphabet_size=n_symbols,
             progress=progress,
+            threads=threads,
         )
         info = {
             "n_ecgs": len(signals),

@@ -15,10 +15,20 @@ Data structures (N = corpus symbols, three int32 per symbol: 12 bytes per symbol
   token of a sequence and the inner tokens of a run of equal tokens: a run is listed once, at its
   first token, since a merge of ``(x, x)`` takes a whole run at a time. ``oprev = NOLIST`` marks
   an unlisted token. Exact at all times, so a merge walks only its own occurrences.
-- Pair table: open addressing, key ``left << 32 | right`` (int64), weighted count ``tcnt``
-  (non-overlapping: a run of k equal tokens counts k // 2), list head ``thead``.
+- Pair table (one per partition, below): open addressing, key ``left << 32 | right`` (int64),
+  weighted count ``tcnt`` (non-overlapping: a run of k equal tokens counts k // 2), list head
+  ``thead``.
 - Priority queue: a lazy max-heap of ``(count, key)``, best = highest count then lowest key (the
   lowest ``(left, right)``). Entries whose count no longer matches the table are skipped.
+
+Partitions and threads
+----------------------
+The corpus is cut at sequence boundaries into partitions, one per thread. Each partition has its
+own pair table (counts and list heads of the pairs in its part) and its own occurrence lists, so
+merging a pair in one partition never touches another's memory: ``merge_part`` runs on threads,
+one per partition, for merges with many occurrences, and in turn on one thread for the others.
+A pair's count is the sum over the partitions' tables; the queue, the vocabulary and the merge
+order are global, so the merges are the same whatever the number of partitions.
 
 A merge walks its pair's list; for each occurrence (for an ``(x, x)`` pair: each maximal run,
 merged left to right) it takes the tokens whose (previous, own, next) ids change out of their
@@ -51,6 +61,7 @@ from ecgbyte.bpe._train_table import (  # noqa: F401 (the driver reads these her
     VBUF,
     VSIZE,
     _add,
+    _count,
     _get,
     _heap_pop,
     _heap_push,
@@ -69,8 +80,9 @@ DEAD = -2  # a position inside a merged token
 NOLIST = -2  # ``oprev`` of a token start that is in no occurrence list
 _PF_FAR, _PF_NEAR = 16, 8  # prefetch distances along an occurrence list, in occurrences
 
-# train_chunk return codes: go on / stop (no pair left) / the caller must grow an array and call again
-GO_ON, STOP, NEED_TABLE, NEED_HEAP, NEED_VBUF = range(5)
+# train_chunk / merge_part return codes: go on / stop (no pair left) / the caller must grow an array
+# and call again / the caller merges the partitions on threads (merge_part), then calls again
+GO_ON, STOP, NEED_TABLE, NEED_HEAP, NEED_VBUF, RUN_PARALLEL = range(6)
 
 
 @_inline
@@ -176,16 +188,22 @@ def _scan(sym, vlen, s, e, delta, tkey, tcnt, thead, tstamp, touched, st):
 
 
 @_inline
-def _weight(gstart, gw, p):
-    """Multiplicity of the sequence holding position ``p`` (groups of equal weight, ``gstart`` sorted)."""
-    lo, hi = 0, gw.shape[0] - 1
+def _group(gstart, p):
+    """Index of the weight group holding position ``p`` (groups of equal weight, ``gstart`` sorted)."""
+    lo, hi = 0, gstart.shape[0] - 1
     while lo < hi:  # the last group starting at or before p
         mid = (lo + hi + 1) >> 1
         if gstart[mid] <= p:
             lo = mid
         else:
             hi = mid - 1
-    return gw[lo]
+    return lo
+
+
+@_inline
+def _weight(gstart, gw, p):
+    """Multiplicity of the sequence holding position ``p``."""
+    return gw[_group(gstart, p)]
 
 
 @_kernel
@@ -201,28 +219,31 @@ def init_state(
     gstart,
     gw,
     n_sym,
+    lo,
+    hi,
     dcnt,
     dhead,
     dtail,
 ):
-    """Links, pair counts and occurrence lists of the laid-out corpus ``sym`` (int32, sentinels).
+    """Links, pair counts and occurrence lists of one partition ``sym[lo : hi + 1]`` of the laid-out
+    corpus (int32; ``sym[lo]`` and ``sym[hi]`` are sentinels), into that partition's table.
 
-    One forward pass over the corpus with the pairs of the ``n_sym``-symbol alphabet in dense
-    scratch arrays ``dcnt`` (int64), ``dhead``, ``dtail`` (int32), all ``[n_sym * n_sym]``; so each
-    list is in increasing position order. The table arrays must be empty (``tkey`` all EMPTY) and
-    hold more than twice ``n_sym * n_sym`` slots.
+    One forward pass with the pairs of the ``n_sym``-symbol alphabet in dense scratch arrays
+    ``dcnt`` (int64), ``dhead``, ``dtail`` (int32), all ``[n_sym * n_sym]``; so each list is in
+    increasing position order. The table arrays must be empty (``tkey`` all EMPTY) and hold more
+    than twice ``n_sym * n_sym`` slots.
     """
     n = sym.shape[0]
     for d in range(n_sym * n_sym):
         dcnt[d] = 0
         dhead[d] = -1
         dtail[d] = -1
-    g = 0
-    w = gw[0]
-    g_next = gstart[1] if gw.shape[0] > 1 else n  # where the next weight group starts
+    g = _group(gstart, lo)
+    w = gw[g]
+    g_next = gstart[g + 1] if g + 1 < gw.shape[0] else n  # where the next weight group starts
     run = 1  # length of the run of equal symbols ending at p + 1
-    b = sym[0]
-    for p in range(n - 1):
+    b = sym[lo]
+    for p in range(lo, hi):
         if p >= g_next:
             g += 1
             w = gw[g]
@@ -378,17 +399,83 @@ def _merge_occurrence(p, x, y, new, sym, vlen, onext, oprev, tkey, tcnt, thead, 
         _add(tkey, tcnt, thead, tstamp, touched, st, new, b, w)
 
 
+@_inline
+def _touched_before(tkey, tstamp, q, key, n):
+    """Whether a partition before ``q`` changed the count of ``key`` in merge ``n`` (then it was queued)."""
+    for r in range(q):
+        i = _slot(tkey[r], key)
+        if tkey[r, i] == key and tstamp[r, i] == n:
+            return True
+    return False
+
+
+@_inline
+def _merge_part(sym, vlen, onext, oprev, tkey, tcnt, thead, tstamp, touched, st, gstart, gw, key, new):
+    """Merge every occurrence of pair ``key`` into token ``new`` in one partition (its own table,
+    lists and ``st`` row). Returns GO_ON, or NEED_TABLE (grow, call again: it resumes, since each
+    merged occurrence leaves the list)."""
+    x = np.int32(key >> 32)
+    y = np.int32(key & 0xFFFFFFFF)
+    pi = _slot(tkey, key)
+    if tkey[pi] != key:
+        return GO_ON  # the pair does not occur in this partition
+    # Two pointers run ahead along the list (which changes only at its head during the walk) and
+    # prefetch what the occurrences there will touch: the corpus around them (_PF_FAR ahead),
+    # then the list neighbours of the tokens left and right of them.
+    far = thead[pi]
+    near = far
+    for _ in range(_PF_FAR):
+        if far >= 0:
+            far = onext[far]
+    for _ in range(_PF_NEAR):
+        if near >= 0:
+            near = onext[near]
+    while thead[pi] >= 0:
+        p = thead[pi]
+        if far >= 0:
+            _prefetch(sym, far)
+            _prefetch(onext, far)
+            _prefetch(oprev, far)
+            far = onext[far]
+        if near >= 0:
+            _prefetch_neighbours(onext, oprev, _prev(sym, near))
+            _prefetch_neighbours(onext, oprev, near + vlen[x])
+            near = onext[near]
+        # an occurrence (a whole run for x == y) creates at most 4 new pairs: (a, X), (X, X),
+        # (X, x) and (x, b) or (X, b), with a, b its neighbours
+        if 2 * (st[USED] + 8) > tkey.shape[0]:
+            return NEED_TABLE
+        w = _weight(gstart, gw, p)
+        _merge_occurrence(p, x, y, new, sym, vlen, onext, oprev, tkey, tcnt, thead, tstamp, touched, st, w)
+    return GO_ON
+
+
+@_kernel
+def merge_part(sym, vlen, onext, oprev, tkey, tcnt, thead, tstamp, touched, st, gstart, gw, key, new):
+    """:func:`_merge_part` as a kernel of its own (no GIL): the driver runs one per partition on
+    threads for merges with many occurrences."""
+    return _merge_part(sym, vlen, onext, oprev, tkey, tcnt, thead, tstamp, touched, st, gstart, gw, key, new)
+
+
 @_kernel
 def train_chunk(
-    sym, onext, oprev, tkey, tcnt, thead, tstamp, touched, hcnt, hkey,
-    vlen, vhash, vpow, voff, vbuf, gstart, gw, st, n_todo, min_freq, max_len, out_pairs, out_ids,
+    sym, onext, oprev, tkey, tcnt, thead, tstamp, touched, pst, hcnt, hkey,
+    vlen, vhash, vpow, voff, vbuf, gstart, gw, st, n_todo, min_freq, max_len, par_min, out_pairs, out_ids,
 ):  # fmt: skip
     """Start up to ``n_todo`` merges (appended to ``out_pairs``/``out_ids`` at ``st[NOUT]``).
 
-    Returns GO_ON (chunk done), STOP (no allowed pair reaches ``min_freq``), or NEED_TABLE /
-    NEED_HEAP / NEED_VBUF: the caller grows that array and calls again; ``st[PHASE]`` resumes the
-    merge where it paused (0: pick a pair, 1: merge its occurrences, 2: queue the changed pairs).
+    The corpus is cut into partitions (at sequence boundaries), each with its own pair table and
+    occurrence lists: rows of ``tkey, tcnt, thead, tstamp, touched`` and of the per-partition
+    scalars ``pst``. A pair's count is the sum over the partitions; the queue and ``st`` are global.
+
+    Returns GO_ON (chunk done), STOP (no allowed pair reaches ``min_freq``), NEED_TABLE /
+    NEED_HEAP / NEED_VBUF (the caller grows that array and calls again), or RUN_PARALLEL: a pair
+    with at least ``par_min`` occurrences is picked and there are several partitions; the caller
+    merges the partitions on threads (:func:`merge_part`), sets ``st[PHASE] = 2`` and calls again.
+    ``st[PHASE]`` resumes the merge where it paused (0: pick a pair, 1: merge it in every
+    partition, 2: queue the pairs whose counts changed).
     """
+    n_parts = tkey.shape[0]
     started = 0
     while True:
         if st[PHASE] == 0:
@@ -399,7 +486,7 @@ def train_chunk(
             if st[HSIZE] == 0:
                 return STOP
             cnt, key = _heap_pop(hcnt, hkey, st)
-            if tcnt[_slot(tkey, key)] != cnt:
+            if _count(tkey, tcnt, key) != cnt:
                 continue  # stale entry: the pair's count changed after it was queued
             if cnt < min_freq:
                 return STOP
@@ -411,72 +498,41 @@ def train_chunk(
             out_pairs[n, 0] = x
             out_pairs[n, 1] = y
             out_ids[n] = new
-            st[NTOUCH] = 0
+            for q in range(n_parts):
+                pst[q, NTOUCH] = 0
+                pst[q, NOUT] = n
             st[CURKEY] = key
             st[CURNEW] = new
             st[PHASE] = 1
             started += 1
+            if n_parts > 1 and cnt >= par_min:
+                return RUN_PARALLEL
         elif st[PHASE] == 1:
-            key = st[CURKEY]
-            x = np.int32(key >> 32)
-            y = np.int32(key & 0xFFFFFFFF)
-            new = np.int32(st[CURNEW])
-            pi = _slot(tkey, key)
-            # Two pointers run ahead along the list (which changes only at its head during the
-            # walk) and prefetch what the occurrences there will touch: the corpus around them
-            # (_PF_FAR ahead), then the list neighbours of the tokens left and right of them.
-            far = thead[pi]
-            near = far
-            for _ in range(_PF_FAR):
-                if far >= 0:
-                    far = onext[far]
-            for _ in range(_PF_NEAR):
-                if near >= 0:
-                    near = onext[near]
-            while thead[pi] >= 0:
-                p = thead[pi]
-                if far >= 0:
-                    _prefetch(sym, far)
-                    _prefetch(onext, far)
-                    _prefetch(oprev, far)
-                    far = onext[far]
-                if near >= 0:
-                    _prefetch_neighbours(onext, oprev, _prev(sym, near))
-                    _prefetch_neighbours(onext, oprev, near + vlen[x])
-                    near = onext[near]
-                # an occurrence (a whole run for x == y) creates at most 4 new pairs: (a, X), (X, X),
-                # (X, x) and (x, b) or (X, b), with a, b its neighbours
-                if 2 * (st[USED] + 8) > tkey.shape[0]:
-                    return NEED_TABLE
-                w = _weight(gstart, gw, p)
-                _merge_occurrence(
-                    p,
-                    x,
-                    y,
-                    new,
-                    sym,
-                    vlen,
-                    onext,
-                    oprev,
-                    tkey,
-                    tcnt,
-                    thead,
-                    tstamp,
-                    touched,
-                    st,
-                    w,
-                )
+            for q in range(n_parts):
+                code = _merge_part(
+                    sym, vlen, onext, oprev, tkey[q], tcnt[q], thead[q], tstamp[q], touched[q], pst[q],
+                    gstart, gw, st[CURKEY], np.int32(st[CURNEW]),
+                )  # fmt: skip
+                if code != GO_ON:
+                    return code
             st[PHASE] = 2
         else:
-            if st[HSIZE] + st[NTOUCH] > hcnt.shape[0]:
+            n_touched = 0
+            for q in range(n_parts):
+                n_touched += pst[q, NTOUCH]
+            if st[HSIZE] + n_touched > hcnt.shape[0]:
                 return NEED_HEAP
             key = st[CURKEY]
-            for j in range(st[NTOUCH]):
-                i = touched[j]
-                c = tcnt[i]
-                if c > 0 and tkey[i] != key:
-                    a = tkey[i] >> 32
-                    b = tkey[i] & 0xFFFFFFFF
-                    if vlen[a] + vlen[b] <= max_len:
-                        _heap_push(hcnt, hkey, st, c, tkey[i])
+            for q in range(n_parts):  # queue each changed pair once, with its total count
+                for j in range(pst[q, NTOUCH]):
+                    k = tkey[q, touched[q, j]]
+                    if k == key or _touched_before(tkey, tstamp, q, k, st[NOUT]):
+                        continue
+                    a = k >> 32
+                    b = k & 0xFFFFFFFF
+                    if vlen[a] + vlen[b] > max_len:
+                        continue
+                    c = _count(tkey, tcnt, k)
+                    if c > 0:
+                        _heap_push(hcnt, hkey, st, c, k)
             st[PHASE] = 0

@@ -29,8 +29,8 @@ N_STATE = 11
 # The hot kernels run without numba's reference counting (``_nrt=False``): with it, every array
 # passed to a helper costs atomic increments in the inner loops (30x slower here). They therefore
 # never allocate; the Python driver allocates and grows the arrays when a kernel asks for it.
-_kernel = njit(cache=True, _nrt=False)
-_inline = njit(cache=True, _nrt=False, inline="always")
+_kernel = njit(cache=True, nogil=True, _nrt=False)
+_inline = njit(cache=True, nogil=True, _nrt=False, inline="always")
 
 
 @intrinsic
@@ -146,16 +146,41 @@ def _heap_pop(hcnt, hkey, st):
     return cnt, key
 
 
+@_inline
+def _count(tkey, tcnt, key):
+    """The corpus count of ``key``: the sum over the partitions' tables (rows of ``tkey``/``tcnt``)."""
+    c = 0
+    for q in range(tkey.shape[0]):
+        i = _slot(tkey[q], key)
+        if tkey[q, i] == key:
+            c += tcnt[q, i]
+    return c
+
+
+@_inline
+def _seen_before(tkey, q, key):
+    """Whether a partition before ``q`` lists ``key`` in its table."""
+    for r in range(q):
+        if tkey[r, _slot(tkey[r], key)] == key:
+            return True
+    return False
+
+
 @_kernel
 def init_heap(tkey, tcnt, vlen, max_len, hcnt, hkey, st):
-    """Heap of every pair with a positive count whose token fits in ``max_len`` symbols."""
+    """Heap of every pair with a positive count whose token fits in ``max_len`` symbols.
+
+    ``tkey``/``tcnt`` hold one table per partition (rows); a pair is queued once, with its total.
+    """
     st[HSIZE] = 0
-    for i in range(tkey.shape[0]):
-        if tkey[i] != EMPTY and tcnt[i] > 0:
-            a = tkey[i] >> 32
-            b = tkey[i] & 0xFFFFFFFF
-            if vlen[a] + vlen[b] <= max_len:
-                _heap_push(hcnt, hkey, st, tcnt[i], tkey[i])
+    for q in range(tkey.shape[0]):
+        for i in range(tkey.shape[1]):
+            key = tkey[q, i]
+            if key == EMPTY or _seen_before(tkey, q, key):
+                continue
+            c = _count(tkey, tcnt, key)
+            if c > 0 and vlen[key >> 32] + vlen[key & 0xFFFFFFFF] <= max_len:
+                _heap_push(hcnt, hkey, st, c, key)
 
 
 @_inline

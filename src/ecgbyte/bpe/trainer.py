@@ -7,6 +7,9 @@ every pair after every merge). The data structures are described in
 :mod:`ecgbyte.bpe._train_kernels`: 12 bytes per corpus symbol, plus the pair table and queue
 (about 3 more bytes per symbol on 30M symbols of ECG).
 
+Merges with many occurrences run on several threads, one per partition of the corpus (see the
+kernels' module); the result does not depend on the number of threads.
+
 Kernels compile on the first call (10-30 s on a busy 2-core machine), then load from numba's
 disk cache (about 1 s).
 """
@@ -14,9 +17,12 @@ disk cache (about 1 s).
 from __future__ import annotations
 
 import functools
-import hashlib
+import itertools
 import mmap
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 
@@ -34,6 +40,7 @@ def train(
     max_token_length: int | None = None,
     alphabet_size: int = 26,
     progress: bool = False,
+    threads: int | None = None,
 ) -> Merges:
     """Learn up to ``n_merges`` BPE merges over symbol sequences.
 
@@ -53,6 +60,10 @@ def train(
         Number of symbols (1..26). Default 26.
     progress : bool
         Show a tqdm progress bar over the merges.
+    threads : int or None
+        Threads to use (None: every core this process may run on). The corpus is cut into this
+        many partitions at sequence boundaries; merges with many occurrences run one partition
+        per thread. The merges are the same whatever the number of threads.
 
     Returns
     -------
@@ -78,6 +89,7 @@ def train(
     min_frequency = _check_int("min_frequency", min_frequency, 1)
     if max_token_length is not None:
         max_token_length = _check_int("max_token_length", max_token_length, 1)
+    threads = _default_threads() if threads is None else _check_int("threads", threads, 1)
     if alphabet_size + n_merges > _INT32_MAX:
         raise ConfigError(f"n_merges={n_merges} gives more token ids than int32 holds; lower it")
     seqs, weights = _dedupe(sequences, alphabet_size)
@@ -89,8 +101,16 @@ def train(
         max_token_length,
         alphabet_size,
         progress,
+        threads=threads,
     )
     return Merges(pairs=pairs, ids=ids, alphabet_size=alphabet_size, alphabet=alphabet)
+
+
+def _default_threads() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _check_int(name: str, value: object, low: int) -> int:
@@ -105,8 +125,9 @@ def _dedupe(sequences: Iterable, alphabet_size: int) -> tuple[list[np.ndarray], 
         raise TokenizerError(
             f"sequences must be an iterable of 1-D integer arrays, got {type(sequences).__name__}"
         )
-    first: dict[bytes, list[int]] = {}  # digest -> indices into `unique` with that digest
+    index: dict[tuple[str, bytes], int] = {}  # (dtype, raw bytes) -> position in `unique`
     unique: list[np.ndarray] = []
+    source: list[int] = []  # the input index of each unique sequence, for error messages
     counts: list[int] = []
     for k, seq in enumerate(sequences):
         arr = np.asarray(seq)
@@ -117,7 +138,22 @@ def _dedupe(sequences: Iterable, alphabet_size: int) -> tuple[list[np.ndarray], 
             )
         if arr.size < 2:
             continue  # holds no pair
-        lo, hi = int(arr.min()), int(arr.max())
+        key = (arr.dtype.str, arr.tobytes())
+        j = index.get(key)
+        if j is None:
+            index[key] = len(unique)
+            unique.append(arr)
+            source.append(k)
+            counts.append(1)
+        else:
+            counts[j] += 1
+    # the codes are checked once per distinct sequence (equal codes in other dtypes stay apart
+    # above and are merged here, after the conversion to uint8)
+    out: dict[bytes, int] = {}
+    seqs: list[np.ndarray] = []
+    weights: list[int] = []
+    for arr, k, c in zip(unique, source, counts):
+        lo, hi = (0, int(arr.max())) if arr.dtype == np.uint8 else (int(arr.min()), int(arr.max()))
         if lo < 0 or hi >= alphabet_size:
             bad = lo if lo < 0 else hi
             raise TokenizerError(
@@ -125,16 +161,20 @@ def _dedupe(sequences: Iterable, alphabet_size: int) -> tuple[list[np.ndarray], 
                 "symbolize with the same alphabet or raise alphabet_size"
             )
         codes = arr.astype(np.uint8, copy=False)
-        digest = hashlib.blake2b(np.ascontiguousarray(codes).data, digest_size=16).digest()
-        for j in first.get(digest, ()):
-            if np.array_equal(unique[j], codes):
-                counts[j] += 1
-                break
+        raw = codes.tobytes()
+        j = out.get(raw)
+        if j is None:
+            out[raw] = len(seqs)
+            seqs.append(codes)
+            weights.append(c)
         else:
-            first.setdefault(digest, []).append(len(unique))
-            unique.append(codes)
-            counts.append(1)
-    return unique, counts
+            weights[j] += c
+    return seqs, weights
+
+
+# a merge with at least this many occurrences runs one partition per thread (below it, handing the
+# work to threads costs more than it saves)
+PARALLEL_MIN_COUNT = 20_000
 
 
 def _train_arrays(
@@ -146,6 +186,8 @@ def _train_arrays(
     alphabet_size: int,
     progress: bool,
     always_window: bool = False,
+    threads: int = 1,
+    parallel_min_count: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Lay out the corpus, run the kernels, return ``(pairs [n, 2], ids [n])`` int32."""
     from ecgbyte.bpe import _train_kernels as K
@@ -164,35 +206,43 @@ def _train_arrays(
     sym[0] = K.SENT
     gstart: list[int] = []
     gw: list[int] = []
+    starts = np.empty(len(order), np.int64)  # the sentinel before each sequence
     pos = 1
-    for i in order:
+    for j, i in enumerate(order):
         if not gw or gw[-1] != weights[i]:
             gstart.append(pos)
             gw.append(weights[i])
+        starts[j] = pos - 1
         n = len(seqs[i])
         sym[pos : pos + n] = seqs[i]
         sym[pos + n] = K.SENT
         pos += n + 1
-    state = _State(
-        nodes,
-        np.asarray(gstart, np.int64),
-        np.asarray(gw, np.int64),
-        alphabet_size,
-        n_merges,
-    )
-    state.st[K.ALWAYS_WINDOW] = always_window  # recount windows of runs (the rare path) for tests
-    max_len = _INT32_MAX if max_token_length is None else max_token_length
-    state.init_heap(max_len)
-    chunk = max(1, min(100, n_merges // 50))
+    n_parts = min(threads, len(order))
+    if parallel_min_count is None:
+        parallel_min_count = PARALLEL_MIN_COUNT
+    pool = ThreadPoolExecutor(max_workers=n_parts - 1) if n_parts > 1 else None
     bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=n_merges, desc="BPE merges", unit="merge")
-        if not K.train_chunk.signatures:  # first call in this process: numba compiles or loads its cache
-            bar.set_description("BPE merges (loading/compiling kernels, cached after the first run)")
-    st = state.st
     try:
+        state = _State(
+            nodes,
+            np.asarray(gstart, np.int64),
+            np.asarray(gw, np.int64),
+            alphabet_size,
+            n_merges,
+            bounds=_partition_bounds(starts, total, n_parts),
+            pool=pool,
+            always_window=always_window,
+        )
+        max_len = _INT32_MAX if max_token_length is None else max_token_length
+        state.init_heap(max_len)
+        chunk = max(1, min(100, n_merges // 50))
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=n_merges, desc="BPE merges", unit="merge")
+            if not K.train_chunk.signatures:  # first call in this process: numba compiles or loads its cache
+                bar.set_description("BPE merges (loading/compiling kernels, cached after the first run)")
+        st = state.st
         while True:
             before = int(st[K.NOUT]) + 1
             todo = min(chunk, n_merges - before)
@@ -203,6 +253,7 @@ def _train_arrays(
                 todo,
                 min_frequency,
                 max_len,
+                parallel_min_count,
                 state.out_pairs,
                 state.out_ids,
             )
@@ -211,7 +262,9 @@ def _train_arrays(
                 bar.update(int(st[K.NOUT]) + 1 - before)
             if code == K.STOP:
                 break
-            if code == K.NEED_TABLE:
+            if code == K.RUN_PARALLEL:
+                state.merge_parallel()
+            elif code == K.NEED_TABLE:
                 state.grow_table()
             elif code == K.NEED_HEAP:
                 state.rebuild_heap(max_len)
@@ -220,20 +273,38 @@ def _train_arrays(
     finally:
         if bar is not None:
             bar.close()
+        if pool is not None:
+            pool.shutdown()
     n = int(st[K.NOUT]) + 1
     return state.out_pairs[:n].copy(), state.out_ids[:n].copy()
 
 
+def _partition_bounds(starts: np.ndarray, total: int, n_parts: int) -> list[tuple[int, int]]:
+    """``n_parts`` ranges ``(lo, hi)`` of about equal size between sentinels (``starts``: the
+    sentinel before each sequence; ``total - 1`` is the last one)."""
+    cuts = [0]
+    for k in range(1, n_parts):
+        j = int(np.searchsorted(starts, k * total // n_parts))
+        j = min(max(j, 1), len(starts) - 1)
+        if starts[j] > cuts[-1]:
+            cuts.append(int(starts[j]))
+    cuts.append(total - 1)
+    return list(itertools.pairwise(cuts))
+
+
 @functools.cache
 def _compile_all() -> None:
-    """Compile (or load from numba's cache) ``rehash``, which a small first run may never reach,
-    so that compiling happens in the first call and never in the middle of a long one."""
+    """Compile (or load from numba's cache) ``rehash`` and ``merge_part``, which a small first run
+    may never reach, so that compiling happens in the first call and never in the middle of a
+    long one."""
     from ecgbyte.bpe import _train_kernels as K
 
     keys, ints = np.full(1, K.EMPTY, np.int64), np.zeros(1, np.int32)
     table = (keys, np.zeros(1, np.int64), ints, ints)
-    K.rehash(*table, keys.copy(), np.zeros(1, np.int64), ints.copy(), ints.copy(), ints.copy(),
-             np.zeros(K.N_STATE, np.int64))  # fmt: skip
+    st = np.zeros(K.N_STATE, np.int64)
+    K.rehash(*table, keys.copy(), np.zeros(1, np.int64), ints.copy(), ints.copy(), ints.copy(), st)
+    K.merge_part(ints, ints, ints, ints, keys, table[1], ints, ints, ints, st,
+                 np.zeros(1, np.int64), np.zeros(1, np.int64), np.int64(0), np.int32(0))  # fmt: skip
 
 
 def _alloc(shape: tuple[int, ...], dtype: type) -> np.ndarray:
@@ -261,7 +332,12 @@ def _grown(a: np.ndarray, size: int) -> np.ndarray:
 
 
 class _State:
-    """The kernels' arrays; allocated and grown here, since the kernels never allocate."""
+    """The kernels' arrays; allocated and grown here, since the kernels never allocate.
+
+    The pair table is one table per partition of the corpus (rows of ``tkey``, ``tcnt``,
+    ``thead``, ``tstamp``, ``touched``, all with the same number of slots, and of the
+    per-partition scalars ``pst``); the queue, vocabulary and ``st`` are shared.
+    """
 
     def __init__(
         self,
@@ -270,24 +346,39 @@ class _State:
         gw: np.ndarray,
         alphabet_size: int,
         n_merges: int,
+        *,
+        bounds: Sequence[tuple[int, int]] | None = None,
+        pool: ThreadPoolExecutor | None = None,
+        always_window: bool = False,
     ):
         from ecgbyte.bpe import _train_kernels as K
 
         self.K = K
-        self.nodes, self.gstart, self.gw = nodes, gstart, gw
+        self.nodes, self.gstart, self.gw, self.pool = nodes, gstart, gw, pool
         sym, self.onext, self.oprev = nodes
         self.sym = sym
+        bounds = list(bounds) if bounds is not None else [(0, sym.shape[0] - 1)]
+        self.n_parts = len(bounds)
         self.st = np.zeros(K.N_STATE, np.int64)
         self.st[K.NOUT] = -1
+        self.pst = np.zeros((self.n_parts, K.N_STATE), np.int64)
+        self.pst[:, K.NOUT] = -1
+        self.pst[:, K.ALWAYS_WINDOW] = always_window  # recount windows of runs (the rare path), for tests
         cap = 64
         while cap < 4 * alphabet_size * alphabet_size:
             cap *= 2
         self._new_table(cap)
         dense = alphabet_size * alphabet_size
-        K.init_state(
-            sym, self.onext, self.oprev, *self.table, self.st, gstart, gw, alphabet_size,
-            np.empty(dense, np.int64), np.empty(dense, np.int32), np.empty(dense, np.int32),
-        )  # fmt: skip
+
+        def init(q: int) -> None:
+            lo, hi = bounds[q]
+            K.init_state(
+                sym, self.onext, self.oprev, self.tkey[q], self.tcnt[q], self.thead[q], self.tstamp[q],
+                self.pst[q], gstart, gw, alphabet_size, lo, hi,
+                np.empty(dense, np.int64), np.empty(dense, np.int32), np.empty(dense, np.int32),
+            )  # fmt: skip
+
+        self._each_partition(init)
         nv = alphabet_size + n_merges
         self.vlen = np.zeros(nv, np.int32)
         self.vlen[:alphabet_size] = 1
@@ -305,41 +396,62 @@ class _State:
         self.out_pairs = np.zeros((n_merges, 2), np.int32)
         self.out_ids = np.zeros(n_merges, np.int32)
 
-    def _new_table(self, cap: int) -> None:
-        K = self.K
-        self.tkey = np.full(cap, K.EMPTY, np.int64)
-        self.tcnt = np.zeros(cap, np.int64)
-        self.thead = np.full(cap, -1, np.int32)
-        self.tstamp = np.full(cap, -1, np.int32)
-        self.touched = np.zeros(cap, np.int32)
+    def _each_partition(self, fn: Callable[[int], Any]) -> list[Any]:
+        """``fn(q)`` for every partition: on the pool's threads and this one, or in turn without a pool."""
+        if self.pool is None:
+            return [fn(q) for q in range(self.n_parts)]
+        futures = [self.pool.submit(fn, q) for q in range(1, self.n_parts)]
+        first = fn(0)
+        return [first, *(f.result() for f in futures)]
 
-    @property
-    def table(self) -> tuple[np.ndarray, ...]:
-        return self.tkey, self.tcnt, self.thead, self.tstamp
+    def _new_table(self, cap: int) -> None:
+        K, shape = self.K, (self.n_parts, cap)
+        self.tkey = np.full(shape, K.EMPTY, np.int64)
+        self.tcnt = np.zeros(shape, np.int64)
+        self.thead = np.full(shape, -1, np.int32)
+        self.tstamp = np.full(shape, -1, np.int32)
+        self.touched = np.zeros(shape, np.int32)
 
     def grow_table(self) -> None:
         old = (self.tkey, self.tcnt, self.thead, self.touched)
-        self._new_table(2 * self.tkey.shape[0])
-        self.K.rehash(*old, self.tkey, self.tcnt, self.thead, self.tstamp, self.touched, self.st)
+        self._new_table(2 * self.tkey.shape[1])
+        for q in range(self.n_parts):
+            self.K.rehash(*(a[q] for a in old), self.tkey[q], self.tcnt[q], self.thead[q],
+                          self.tstamp[q], self.touched[q], self.pst[q])  # fmt: skip
+
+    def merge_parallel(self) -> None:
+        """Merge the current pair in every partition, one partition per thread (then phase 2)."""
+        K, st = self.K, self.st
+        key, new = np.int64(st[K.CURKEY]), np.int32(st[K.CURNEW])
+
+        def merge(q: int) -> int:
+            return K.merge_part(
+                self.sym, self.vlen, self.onext, self.oprev, self.tkey[q], self.tcnt[q], self.thead[q],
+                self.tstamp[q], self.touched[q], self.pst[q], self.gstart, self.gw, key, new,
+            )  # fmt: skip
+
+        while any(code == K.NEED_TABLE for code in self._each_partition(merge)):
+            self.grow_table()  # then resume: each partition goes on where its list stopped
+        st[K.PHASE] = 2
 
     def init_heap(self, max_len: int) -> None:
-        size = 2 * int(self.st[self.K.USED]) + 64
+        size = 2 * int(self.pst[:, self.K.USED].sum()) + 64
         self.hcnt = np.zeros(size, np.int64)
         self.hkey = np.zeros(size, np.int64)
         self.K.init_heap(self.tkey, self.tcnt, self.vlen, max_len, self.hcnt, self.hkey, self.st)
 
     def rebuild_heap(self, max_len: int) -> None:
         """Drop the stale entries: queue every pair again with its current count (and grow)."""
-        K, st = self.K, self.st
-        size = max(self.hcnt.shape[0], 2 * int(st[K.USED] + st[K.NTOUCH]) + 64)
+        K = self.K
+        size = max(self.hcnt.shape[0], 2 * int(self.pst[:, K.USED].sum() + self.pst[:, K.NTOUCH].sum()) + 64)
         if size > self.hcnt.shape[0]:
             self.hcnt = np.zeros(size, np.int64)
             self.hkey = np.zeros(size, np.int64)
-        K.init_heap(self.tkey, self.tcnt, self.vlen, max_len, self.hcnt, self.hkey, st)
+        K.init_heap(self.tkey, self.tcnt, self.vlen, max_len, self.hcnt, self.hkey, self.st)
 
     def kernel_args(self) -> tuple[np.ndarray, ...]:
         return (
             self.sym, self.onext, self.oprev, self.tkey, self.tcnt, self.thead, self.tstamp,
-            self.touched, self.hcnt, self.hkey, self.vlen, self.vhash, self.vpow, self.voff, self.vbuf,
-            self.gstart, self.gw, self.st,
+            self.touched, self.pst, self.hcnt, self.hkey, self.vlen, self.vhash, self.vpow, self.voff,
+            self.vbuf, self.gstart, self.gw, self.st,
         )  # fmt: skip

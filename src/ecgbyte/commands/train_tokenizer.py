@@ -41,6 +41,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--layout", default="auto", choices=("auto", "dir", "ptbxl", "mimic"), help="records layout"
     )
+    p.add_argument(
+        "--threads", type=int, default=None, help="BPE training threads (default: all cores; same merges)"
+    )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -118,6 +121,7 @@ def train_tokenizer(
     segment_seconds: float | None = None,
     layout: str = "auto",
     progress: bool = False,
+    threads: int | None = None,
 ) -> tuple[Any, tuple[str, ...]]:
     """What ``ecgbyte train-tokenizer`` does; returns ``(tokenizer, paths written)``."""
     from ecgbyte.sampling import sample_ecgs
@@ -134,6 +138,7 @@ def train_tokenizer(
         seed=seed,
         preprocess=cfg,
         progress=progress,
+        threads=threads,
     )
     tok.info.update(info)
     tok.info.update(
@@ -156,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
         segment_seconds=args.segment_seconds,
         layout=args.layout,
         progress=not args.no_progress,
+        threads=args.threads,
     )
     print(f"trained {tok!r} on {tok.info['n_ecgs']} ECG segments; wrote {', '.join(paths)}")
     return 0
