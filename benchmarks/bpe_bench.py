@@ -164,10 +164,10 @@ def _train_ours(codes: np.ndarray, n_merges: int, art: Path, res: dict, args: ar
     _mark_baseline(res)
     seqs = list(codes.reshape(-1, SAMPLES))
     t0 = time.perf_counter()
-    merges = train(seqs, n_merges=n_merges, min_frequency=2)
+    merges = train(seqs, n_merges=n_merges, min_frequency=2, threads=args.threads)
     res["train_s"] = time.perf_counter() - t0
     res["n_merges"] = len(merges)
-    res["threads"] = int(os.environ.get("NUMBA_NUM_THREADS", "0")) or os.cpu_count()
+    res["threads"] = args.threads
     (art / "merges.json").write_text(json.dumps(merges.to_dict()))
 
 
@@ -640,7 +640,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--trainers", default=",".join(TRAINERS))
-    p.add_argument("--threads", type=int, default=os.cpu_count(), help="SentencePiece num_threads")
+    p.add_argument("--threads", type=int, default=os.cpu_count(), help="threads of our trainer and SentencePiece's (HF uses all cores)")
     p.add_argument("--full", action="store_true", help="run the original port to the end at every size")
     p.add_argument("--original-subset", type=int, default=350, help="merges timed when not --full")
     p.add_argument(

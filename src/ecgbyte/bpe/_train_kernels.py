@@ -25,10 +25,11 @@ Partitions and threads
 ----------------------
 The corpus is cut at sequence boundaries into partitions, one per thread. Each partition has its
 own pair table (counts and list heads of the pairs in its part) and its own occurrence lists, so
-merging a pair in one partition never touches another's memory: ``merge_part`` runs on threads,
-one per partition, for merges with many occurrences, and in turn on one thread for the others.
-A pair's count is the sum over the partitions' tables; the queue, the vocabulary and the merge
-order are global, so the merges are the same whatever the number of partitions.
+merging a pair in one partition never touches another's memory: a frequent pair is merged in all
+partitions at once on numba's thread pool (``merge_parts``, a ``prange`` over partitions), a rare
+one in each partition in turn. A pair's count is the sum over the partitions' tables; the queue,
+the vocabulary and the merge order are global, so the merges are the same whatever the number of
+partitions.
 
 A merge walks its pair's list; for each occurrence (for an ``(x, x)`` pair: each maximal run,
 merged left to right) it takes the tokens whose (previous, own, next) ids change out of their
@@ -44,10 +45,12 @@ the runs next to them, never to the corpus.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit, prange
 
 from ecgbyte.bpe._train_table import (  # noqa: F401 (the driver reads these here too)
     _HBASE,
     ALWAYS_WINDOW,
+    CURCNT,
     CURKEY,
     CURNEW,
     EMPTY,
@@ -81,8 +84,8 @@ NOLIST = -2  # ``oprev`` of a token start that is in no occurrence list
 _PF_FAR, _PF_NEAR = 16, 8  # prefetch distances along an occurrence list, in occurrences
 
 # train_chunk / merge_part return codes: go on / stop (no pair left) / the caller must grow an array
-# and call again / the caller merges the partitions on threads (merge_part), then calls again
-GO_ON, STOP, NEED_TABLE, NEED_HEAP, NEED_VBUF, RUN_PARALLEL = range(6)
+# and call again
+GO_ON, STOP, NEED_TABLE, NEED_HEAP, NEED_VBUF = range(5)
 
 
 @_inline
@@ -281,6 +284,18 @@ def init_state(
             thead[i] = dhead[d]
 
 
+@njit(cache=True, nogil=True, parallel=True)
+def init_parts(
+    sym, onext, oprev, tkey, tcnt, thead, tstamp, pst, gstart, gw, n_sym, bounds, dcnt, dhead, dtail
+):
+    """:func:`init_state` for every partition (``bounds[q] = (lo, hi)``), one per thread."""
+    for q in prange(tkey.shape[0]):
+        init_state(
+            sym, onext, oprev, tkey[q], tcnt[q], thead[q], tstamp[q], pst[q], gstart, gw, n_sym,
+            bounds[q, 0], bounds[q, 1], dcnt[q], dhead[q], dtail[q],
+        )  # fmt: skip
+
+
 @_inline
 def _merge_occurrence(p, x, y, new, sym, vlen, onext, oprev, tkey, tcnt, thead, tstamp, touched, st, w):
     """Merge the occurrence of ``(x, y)`` at token ``p`` (for x == y: the whole run around ``p``)."""
@@ -452,15 +467,38 @@ def _merge_part(sym, vlen, onext, oprev, tkey, tcnt, thead, tstamp, touched, st,
 
 @_kernel
 def merge_part(sym, vlen, onext, oprev, tkey, tcnt, thead, tstamp, touched, st, gstart, gw, key, new):
-    """:func:`_merge_part` as a kernel of its own (no GIL): the driver runs one per partition on
-    threads for merges with many occurrences."""
+    """:func:`_merge_part` as a function of its own, called per partition (compiled once)."""
     return _merge_part(sym, vlen, onext, oprev, tkey, tcnt, thead, tstamp, touched, st, gstart, gw, key, new)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def merge_parts(
+    sym, vlen, onext, oprev, tkey, tcnt, thead, tstamp, touched, pst, gstart, gw, key, new, codes
+):
+    """:func:`merge_part` on every partition, one per thread (numba's thread pool); codes per partition."""
+    for q in prange(tkey.shape[0]):
+        codes[q] = merge_part(
+            sym,
+            vlen,
+            onext,
+            oprev,
+            tkey[q],
+            tcnt[q],
+            thead[q],
+            tstamp[q],
+            touched[q],
+            pst[q],
+            gstart,
+            gw,
+            key,
+            new,
+        )
 
 
 @_kernel
 def train_chunk(
     sym, onext, oprev, tkey, tcnt, thead, tstamp, touched, pst, hcnt, hkey,
-    vlen, vhash, vpow, voff, vbuf, gstart, gw, st, n_todo, min_freq, max_len, par_min, out_pairs, out_ids,
+    vlen, vhash, vpow, voff, vbuf, gstart, gw, st, n_todo, min_freq, max_len, par_min, codes, out_pairs, out_ids,
 ):  # fmt: skip
     """Start up to ``n_todo`` merges (appended to ``out_pairs``/``out_ids`` at ``st[NOUT]``).
 
@@ -468,12 +506,14 @@ def train_chunk(
     occurrence lists: rows of ``tkey, tcnt, thead, tstamp, touched`` and of the per-partition
     scalars ``pst``. A pair's count is the sum over the partitions; the queue and ``st`` are global.
 
-    Returns GO_ON (chunk done), STOP (no allowed pair reaches ``min_freq``), NEED_TABLE /
-    NEED_HEAP / NEED_VBUF (the caller grows that array and calls again), or RUN_PARALLEL: a pair
-    with at least ``par_min`` occurrences is picked and there are several partitions; the caller
-    merges the partitions on threads (:func:`merge_part`), sets ``st[PHASE] = 2`` and calls again.
-    ``st[PHASE]`` resumes the merge where it paused (0: pick a pair, 1: merge it in every
-    partition, 2: queue the pairs whose counts changed).
+    A pair counted at least ``par_min`` times is merged in all partitions at once, one per thread
+    of numba's pool (:func:`merge_parts`); a rarer one in each partition in turn, where handing
+    the work to threads would cost more than it saves.
+
+    Returns GO_ON (chunk done), STOP (no allowed pair reaches ``min_freq``), or NEED_TABLE /
+    NEED_HEAP / NEED_VBUF: the caller grows that array and calls again; ``st[PHASE]`` resumes the
+    merge where it paused (0: pick a pair, 1: merge it in every partition, 2: queue the pairs
+    whose counts changed). ``codes``: scratch, one int64 per partition.
     """
     n_parts = tkey.shape[0]
     started = 0
@@ -486,8 +526,11 @@ def train_chunk(
             if st[HSIZE] == 0:
                 return STOP
             cnt, key = _heap_pop(hcnt, hkey, st)
-            if _count(tkey, tcnt, key) != cnt:
-                continue  # stale entry: the pair's count changed after it was queued
+            now = _count(tkey, tcnt, key)
+            if now != cnt:  # stale: the pair's count changed after it was queued
+                if 0 < now < cnt:  # it fell (falls are not queued when they happen): queue it now
+                    _heap_push(hcnt, hkey, st, now, key)
+                continue  # (if it grew, a higher entry of it was queued then)
             if cnt < min_freq:
                 return STOP
             x = np.int32(key >> 32)
@@ -503,18 +546,26 @@ def train_chunk(
                 pst[q, NOUT] = n
             st[CURKEY] = key
             st[CURNEW] = new
+            st[CURCNT] = cnt
             st[PHASE] = 1
             started += 1
-            if n_parts > 1 and cnt >= par_min:
-                return RUN_PARALLEL
         elif st[PHASE] == 1:
-            for q in range(n_parts):
-                code = _merge_part(
-                    sym, vlen, onext, oprev, tkey[q], tcnt[q], thead[q], tstamp[q], touched[q], pst[q],
-                    gstart, gw, st[CURKEY], np.int32(st[CURNEW]),
+            if n_parts > 1 and st[CURCNT] >= par_min:
+                merge_parts(
+                    sym, vlen, onext, oprev, tkey, tcnt, thead, tstamp, touched, pst,
+                    gstart, gw, st[CURKEY], np.int32(st[CURNEW]), codes,
                 )  # fmt: skip
-                if code != GO_ON:
-                    return code
+                for q in range(n_parts):
+                    if codes[q] != GO_ON:
+                        return codes[q]
+            else:
+                for q in range(n_parts):
+                    code = merge_part(
+                        sym, vlen, onext, oprev, tkey[q], tcnt[q], thead[q], tstamp[q], touched[q], pst[q],
+                        gstart, gw, st[CURKEY], np.int32(st[CURNEW]),
+                    )  # fmt: skip
+                    if code != GO_ON:
+                        return code
             st[PHASE] = 2
         else:
             n_touched = 0

@@ -23,8 +23,8 @@ _MULT = -7046029254386353131  # 0x9E3779B97F4A7C15 as int64 (Fibonacci hashing)
 _HBASE = 1000003  # polynomial hash base of token strings
 
 # st (int64 scalars shared by the kernels and the Python driver)
-USED, NTOUCH, NOUT, HSIZE, VSIZE, VBUF, PHASE, CURKEY, CURNEW, MAXLEN, ALWAYS_WINDOW = range(11)
-N_STATE = 11
+USED, NTOUCH, NOUT, HSIZE, VSIZE, VBUF, PHASE, CURKEY, CURNEW, MAXLEN, ALWAYS_WINDOW, CURCNT = range(12)
+N_STATE = 12
 
 # The hot kernels run without numba's reference counting (``_nrt=False``): with it, every array
 # passed to a helper costs atomic increments in the inner loops (30x slower here). They therefore
@@ -84,9 +84,11 @@ def _get(tkey, tcnt, thead, tstamp, st, a, b):
 
 @_inline
 def _add(tkey, tcnt, thead, tstamp, touched, st, a, b, delta):
+    """Add ``delta`` to the count of ``(a, b)``; a pair whose count grows joins the touched list
+    (to be queued with its new count: a count that only falls keeps its older, higher entry)."""
     i = _get(tkey, tcnt, thead, tstamp, st, a, b)
     tcnt[i] += delta
-    if tstamp[i] != st[NOUT]:
+    if delta > 0 and tstamp[i] != st[NOUT]:
         tstamp[i] = st[NOUT]
         touched[st[NTOUCH]] = i
         st[NTOUCH] += 1

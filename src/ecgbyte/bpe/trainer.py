@@ -20,9 +20,7 @@ import functools
 import itertools
 import mmap
 import os
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -172,9 +170,9 @@ def _dedupe(sequences: Iterable, alphabet_size: int) -> tuple[list[np.ndarray], 
     return seqs, weights
 
 
-# a merge with at least this many occurrences runs one partition per thread (below it, handing the
-# work to threads costs more than it saves)
-PARALLEL_MIN_COUNT = 20_000
+# a merge of a pair counted at least this often runs one partition per thread (below it, handing
+# the work to threads costs more than it saves)
+PARALLEL_MIN_COUNT = 200
 
 
 def _train_arrays(
@@ -220,7 +218,10 @@ def _train_arrays(
     n_parts = min(threads, len(order))
     if parallel_min_count is None:
         parallel_min_count = PARALLEL_MIN_COUNT
-    pool = ThreadPoolExecutor(max_workers=n_parts - 1) if n_parts > 1 else None
+    import numba
+
+    numba_threads = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(n_parts, numba.config.NUMBA_NUM_THREADS)))
     bar = None
     try:
         state = _State(
@@ -230,7 +231,6 @@ def _train_arrays(
             alphabet_size,
             n_merges,
             bounds=_partition_bounds(starts, total, n_parts),
-            pool=pool,
             always_window=always_window,
         )
         max_len = _INT32_MAX if max_token_length is None else max_token_length
@@ -254,6 +254,7 @@ def _train_arrays(
                 min_frequency,
                 max_len,
                 parallel_min_count,
+                state.codes,
                 state.out_pairs,
                 state.out_ids,
             )
@@ -262,9 +263,7 @@ def _train_arrays(
                 bar.update(int(st[K.NOUT]) + 1 - before)
             if code == K.STOP:
                 break
-            if code == K.RUN_PARALLEL:
-                state.merge_parallel()
-            elif code == K.NEED_TABLE:
+            if code == K.NEED_TABLE:
                 state.grow_table()
             elif code == K.NEED_HEAP:
                 state.rebuild_heap(max_len)
@@ -273,8 +272,7 @@ def _train_arrays(
     finally:
         if bar is not None:
             bar.close()
-        if pool is not None:
-            pool.shutdown()
+        numba.set_num_threads(numba_threads)
     n = int(st[K.NOUT]) + 1
     return state.out_pairs[:n].copy(), state.out_ids[:n].copy()
 
@@ -294,17 +292,21 @@ def _partition_bounds(starts: np.ndarray, total: int, n_parts: int) -> list[tupl
 
 @functools.cache
 def _compile_all() -> None:
-    """Compile (or load from numba's cache) ``rehash`` and ``merge_part``, which a small first run
-    may never reach, so that compiling happens in the first call and never in the middle of a
-    long one."""
+    """Compile (or load from numba's cache) the kernels before the first run needs them.
+
+    ``rehash`` may never be reached by a small first run. ``merge_part`` is compiled on its own
+    first: compiled while numba types its callers instead, it takes about three times as long
+    (measured: 40 s against 130 s from an empty cache)."""
     from ecgbyte.bpe import _train_kernels as K
 
     keys, ints = np.full(1, K.EMPTY, np.int64), np.zeros(1, np.int32)
     table = (keys, np.zeros(1, np.int64), ints, ints)
     st = np.zeros(K.N_STATE, np.int64)
     K.rehash(*table, keys.copy(), np.zeros(1, np.int64), ints.copy(), ints.copy(), ints.copy(), st)
-    K.merge_part(ints, ints, ints, ints, keys, table[1], ints, ints, ints, st,
-                 np.zeros(1, np.int64), np.zeros(1, np.int64), np.int64(0), np.int32(0))  # fmt: skip
+    one = np.ones(1, np.int64)
+    K.merge_part(
+        ints, ints, ints, ints, keys, table[1], ints, ints, ints, st, one, one, np.int64(0), np.int32(0)
+    )  # fmt: skip (an empty table: returns at once)
 
 
 def _alloc(shape: tuple[int, ...], dtype: type) -> np.ndarray:
@@ -348,17 +350,17 @@ class _State:
         n_merges: int,
         *,
         bounds: Sequence[tuple[int, int]] | None = None,
-        pool: ThreadPoolExecutor | None = None,
         always_window: bool = False,
     ):
         from ecgbyte.bpe import _train_kernels as K
 
         self.K = K
-        self.nodes, self.gstart, self.gw, self.pool = nodes, gstart, gw, pool
+        self.nodes, self.gstart, self.gw = nodes, gstart, gw
         sym, self.onext, self.oprev = nodes
         self.sym = sym
         bounds = list(bounds) if bounds is not None else [(0, sym.shape[0] - 1)]
         self.n_parts = len(bounds)
+        self.codes = np.zeros(self.n_parts, np.int64)
         self.st = np.zeros(K.N_STATE, np.int64)
         self.st[K.NOUT] = -1
         self.pst = np.zeros((self.n_parts, K.N_STATE), np.int64)
@@ -368,17 +370,12 @@ class _State:
         while cap < 4 * alphabet_size * alphabet_size:
             cap *= 2
         self._new_table(cap)
-        dense = alphabet_size * alphabet_size
-
-        def init(q: int) -> None:
-            lo, hi = bounds[q]
-            K.init_state(
-                sym, self.onext, self.oprev, self.tkey[q], self.tcnt[q], self.thead[q], self.tstamp[q],
-                self.pst[q], gstart, gw, alphabet_size, lo, hi,
-                np.empty(dense, np.int64), np.empty(dense, np.int32), np.empty(dense, np.int32),
-            )  # fmt: skip
-
-        self._each_partition(init)
+        dense = (self.n_parts, alphabet_size * alphabet_size)
+        K.init_parts(
+            sym, self.onext, self.oprev, self.tkey, self.tcnt, self.thead, self.tstamp, self.pst, gstart,
+            gw, alphabet_size, np.asarray(bounds, np.int64).reshape(-1, 2),
+            np.empty(dense, np.int64), np.empty(dense, np.int32), np.empty(dense, np.int32),
+        )  # fmt: skip
         nv = alphabet_size + n_merges
         self.vlen = np.zeros(nv, np.int32)
         self.vlen[:alphabet_size] = 1
@@ -396,14 +393,6 @@ class _State:
         self.out_pairs = np.zeros((n_merges, 2), np.int32)
         self.out_ids = np.zeros(n_merges, np.int32)
 
-    def _each_partition(self, fn: Callable[[int], Any]) -> list[Any]:
-        """``fn(q)`` for every partition: on the pool's threads and this one, or in turn without a pool."""
-        if self.pool is None:
-            return [fn(q) for q in range(self.n_parts)]
-        futures = [self.pool.submit(fn, q) for q in range(1, self.n_parts)]
-        first = fn(0)
-        return [first, *(f.result() for f in futures)]
-
     def _new_table(self, cap: int) -> None:
         K, shape = self.K, (self.n_parts, cap)
         self.tkey = np.full(shape, K.EMPTY, np.int64)
@@ -418,21 +407,6 @@ class _State:
         for q in range(self.n_parts):
             self.K.rehash(*(a[q] for a in old), self.tkey[q], self.tcnt[q], self.thead[q],
                           self.tstamp[q], self.touched[q], self.pst[q])  # fmt: skip
-
-    def merge_parallel(self) -> None:
-        """Merge the current pair in every partition, one partition per thread (then phase 2)."""
-        K, st = self.K, self.st
-        key, new = np.int64(st[K.CURKEY]), np.int32(st[K.CURNEW])
-
-        def merge(q: int) -> int:
-            return K.merge_part(
-                self.sym, self.vlen, self.onext, self.oprev, self.tkey[q], self.tcnt[q], self.thead[q],
-                self.tstamp[q], self.touched[q], self.pst[q], self.gstart, self.gw, key, new,
-            )  # fmt: skip
-
-        while any(code == K.NEED_TABLE for code in self._each_partition(merge)):
-            self.grow_table()  # then resume: each partition goes on where its list stopped
-        st[K.PHASE] = 2
 
     def init_heap(self, max_len: int) -> None:
         size = 2 * int(self.pst[:, self.K.USED].sum()) + 64
