@@ -19,7 +19,8 @@ Data structures (N = corpus symbols, three int32 per symbol: 12 bytes per symbol
   weighted count ``tcnt`` (non-overlapping: a run of k equal tokens counts k // 2), list head
   ``thead``.
 - Priority queue: a lazy max-heap of ``(count, key)``, best = highest count then lowest key (the
-  lowest ``(left, right)``). Entries whose count no longer matches the table are skipped.
+  lowest ``(left, right)``), holding an upper bound of every pair's count: pairs are queued when
+  their count grows, and an entry found above its pair's count is queued again with the count.
 
 Partitions and threads
 ----------------------

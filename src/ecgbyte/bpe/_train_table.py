@@ -2,9 +2,13 @@
 
 - Pair table: open addressing with linear probing, key ``left << 32 | right`` (int64, ``EMPTY``
   when unused), weighted count ``tcnt`` (int64), occurrence-list head ``thead`` and the merge that
-  last touched the pair ``tstamp`` (int32). Pairs are never removed (a count may drop to 0).
+  last raised the pair's count ``tstamp`` (int32). Pairs are never removed (a count may drop to 0).
+  One table per partition of the corpus: the kernels take the rows of 2-D arrays.
 - Priority queue: a lazy max-heap of ``(count, key)`` in ``hcnt``/``hkey``; best = highest count,
-  then lowest key (the lowest ``(left, right)``). Stale entries are skipped when popped.
+  then lowest key (the lowest ``(left, right)``). Every pair with a positive count has an entry
+  at least as high as its count: a pair is queued when its count grows, and an entry found above
+  its pair's count when popped is queued again with the current count. So the first popped entry
+  that equals its pair's count is the best pair.
 - Vocabulary: each id's length ``vlen``, polynomial hash ``vhash`` (base ``_HBASE``, ``vpow`` =
   base ** length) and symbols ``vbuf[voff[id] : voff[id] + vlen[id]]``, for the id-reuse rule.
 - ``st``: int64 scalars shared by the kernels and the Python driver, indexed by the names below.
