@@ -75,6 +75,15 @@ def merges_and_codes(draw):
     return m, np.array(seq, dtype=np.uint8)
 
 
+@st.composite
+def merges_and_runs(draw):
+    """Few symbols, many merges (so many reused results) and sequences made of long runs."""
+    m = draw(random_merges(max_alphabet=3, max_merges=40))
+    runs = draw(st.lists(st.tuples(st.integers(0, m.alphabet_size - 1), st.integers(1, 40)), max_size=8))
+    seq = [c for c, k in runs for _ in range(k)]
+    return m, np.array(seq, dtype=np.uint8)
+
+
 # ---------------------------------------------------------------------------- spec by hand
 
 
@@ -125,6 +134,37 @@ def test_bpe_repeated_result_lowers_rank(encode):
     assert strings(encode(codes("abcabcd"), m), m) == ["abc", "abcd"]
 
 
+@pytest.mark.parametrize("encode", BPE_ENCODERS)
+def test_long_runs_halve_level_by_level(encode):
+    """A run of k tokens x with x+x: k // 2 tokens xx, then a trailing x when k is odd."""
+    m = make_merges("a+a", "aa+aa", "aaaa+aa", "b+a")
+    assert strings(encode(codes("a" * 7), m), m) == ["aaaaaa", "a"]
+    assert strings(encode(codes("a" * 9), m), m) == ["aaaa", "aaaa", "a"]
+    assert strings(encode(codes("b" + "a" * 6 + "b"), m), m) == ["b", "aaaaaa", "b"]
+    assert strings(encode(codes("b" + "a" * 5), m), m) == ["b", "aaaa", "a"]
+    for k in range(40):  # runs next to other tokens, every length
+        seq = codes("b" + "a" * k + "cb" + "a" * (k // 3))
+        assert list(encode(seq, m)) == encode_bpe_reference(seq, m)
+
+
+@pytest.mark.parametrize("encode", BPE_ENCODERS)
+def test_run_whose_merge_result_was_built_before(encode):
+    """'abab' is built by aba+b (rank 2) and again by ab+ab (rank 4); abab+abab has rank 3.
+
+    In a run of 'ab', merging the first two gives 'abab'; the second merge makes abab+abab
+    (rank 3) available, which must run before the rest of the run: one rank-4 merge at a time.
+    """
+    m = make_merges("a+b", "ab+a", "aba+b", "abab+abab", "ab+ab")
+    assert m.ids.tolist() == [26, 27, 28, 29, 28]
+    assert strings(encode(codes("ab" * 8), m), m) == ["abababab"] * 2
+    assert strings(encode(codes("ab" * 7), m), m) == ["abababab", "abab", "ab"]
+    assert strings(encode(codes("ab" * 6 + "a"), m), m) == ["abababab", "ab", "aba"]
+    m = make_merges("a+b", "ab+a", "aba+b", "c+abab", "abab+ab", "ab+ab")  # lower rank on both sides
+    for k in range(12):
+        for text in ("c" + "ab" * k, "ab" * k + "c", "cab" + "ab" * k + "abc"):
+            assert list(encode(codes(text), m)) == encode_bpe_reference(codes(text), m), text
+
+
 @pytest.mark.parametrize("encode", ENCODERS)
 def test_no_merges_and_empty_input(encode):
     m = make_merges()
@@ -146,6 +186,17 @@ def test_compiled_encoders_equal_their_reference(mc):
     m, seq = mc
     assert encode_bpe(seq, m).tolist() == encode_bpe_reference(seq, m)
     assert encode_greedy(seq, m).tolist() == encode_greedy_reference(seq, m)
+
+
+@settings(max_examples=MAX_EXAMPLES, deadline=None)
+@given(merges_and_runs())
+def test_compiled_bpe_equals_its_reference_on_long_runs(mc):
+    m, seq = mc
+    assert encode_bpe(seq, m).tolist() == encode_bpe_reference(seq, m)
+    assert (
+        encode_bpe_batch([seq[:1], seq, seq[::-1], seq[:0]], m).split()[1].tolist()
+        == encode_bpe(seq, m).tolist()
+    )
 
 
 @settings(max_examples=MAX_EXAMPLES, deadline=None)
@@ -208,6 +259,16 @@ def test_long_leads_many_ecgs_with_workers():
         for i in (0, 299, 599):
             assert np.array_equal(one.split()[i], single(walk[i], m))
         assert np.array_equal(decode_ids(one.ids, t), walk.reshape(-1))
+
+
+def test_alphabets_past_a_byte_encode_as_int32_codes():
+    alphabet = "".join(chr(0x100 + i) for i in range(300))
+    m = Merges(np.array([[299, 299], [300, 299], [0, 299]]), np.array([300, 301, 302]), 300, alphabet)
+    seq = np.array([299] * 7 + [0, 299, 299], dtype=np.int64)
+    assert encode_bpe(seq, m).tolist() == encode_bpe_reference(seq, m) == [300, 300, 301, 0, 300]
+    assert encode_greedy(seq, m).tolist() == encode_greedy_reference(seq, m)
+    back = decode_ids(encode_bpe(seq, m), m)
+    assert back.dtype == np.int32 and back.tolist() == seq.tolist()
 
 
 def test_tables_are_cached_per_merges_object():

@@ -51,6 +51,37 @@ def test_hf_equals_encode_bpe_on_random_merges(m, leads):
     assert hf_ids(tok, leads, m) == expected
 
 
+@st.composite
+def run_leads(draw, alphabet_size: int) -> list[np.ndarray]:
+    """Leads made of long runs of one symbol (what most ECG samples are), empty and length 1 included."""
+    runs = st.lists(st.tuples(st.integers(0, alphabet_size - 1), st.integers(1, 40)), max_size=8)
+    return [
+        np.array([c for c, k in lead for _ in range(k)], dtype=np.uint8)
+        for lead in draw(st.lists(runs, min_size=1, max_size=4))
+    ]
+
+
+@settings(max_examples=MAX_EXAMPLES, deadline=None)
+@given(st.data())
+def test_hf_equals_encode_bpe_on_long_runs(data):
+    m = data.draw(random_merges(max_alphabet=3, max_merges=40))
+    leads = data.draw(run_leads(m.alphabet_size))
+    tok = Tokenizer.from_str(hf_tokenizer_json(m))
+    expected = encode_bpe_batch(leads, m).ids.tolist()
+    assert hf_ids(tok, [x for x in leads if x.size], m) == expected
+
+
+def test_hf_equals_encode_bpe_on_runs_whose_merge_result_was_built_before():
+    """'abab' is built by aba+b and again by ab+ab; the ranks around it sit below ab+ab."""
+    rows = [[0, 1], [26, 0], [27, 1], [2, 28], [28, 26], [26, 26]]  # a+b ab+a aba+b c+abab abab+ab ab+ab
+    m = Merges(np.array(rows), np.array([26, 27, 28, 29, 30, 28]))
+    tok = Tokenizer.from_str(hf_tokenizer_json(m))
+    for k in range(1, 14):
+        for text in ("ab" * k, "c" + "ab" * k, "ab" * k + "c", "cab" + "ab" * k + "abc", "ab" * k + "a"):
+            lead = np.frombuffer(text.encode(), np.uint8) - 97
+            assert tok.encode(text).ids == encode_bpe(lead, m).tolist(), text
+
+
 def test_hf_equals_encode_bpe_on_a_trained_tokenizer(trained):
     held_out = random_walk(24, 2500, seed=2)  # 2 ECGs x 12 leads, words far past HF's cache limit
     tok = to_hf_tokenizer(trained)

@@ -73,11 +73,15 @@ class EncoderTables:
     vocab_size: int
     pair_table: np.ndarray  # int64 open-addressing table (left, right) -> rank, see the kernels
     pair_first: np.ndarray  # int32 [alphabet_size ** 2] rank of each pair of single symbols
+    self_rank: np.ndarray  # int32 [vocab_size] rank of the pair (t, t) of each token t, -1: none
+    rank_lz: np.ndarray  # int32 [n_merges] rank of (left[r], new_ids[r]), -1: none
+    rank_zr: np.ndarray  # int32 [n_merges] rank of (new_ids[r], right[r]), -1: none
     left: np.ndarray  # int32 [n_merges]
     right: np.ndarray  # int32 [n_merges]
     new_ids: np.ndarray  # int32 [n_merges]
     token_codes: np.ndarray  # int32: symbol codes of every token, concatenated by id
     token_offsets: np.ndarray  # int64 [vocab_size + 1]
+    token_lengths: np.ndarray  # int32 [vocab_size] symbols per token
     trie_child: np.ndarray  # int32 [n_nodes, alphabet_size]
     trie_token: np.ndarray  # int32 [n_nodes]
 
@@ -123,6 +127,7 @@ def _build_tables(merges: Merges) -> EncoderTables:
         )
     table_size = 1 << max(4, (2 * max(len(merges), 1) - 1).bit_length())  # load factor <= 1/2
     table, first = K.build_pair_table(left, right, np.int64(vocab_size), table_size, merges.alphabet_size)
+    self_rank, rank_lz, rank_zr = K.build_rank_tables(table, np.int64(vocab_size), left, right, new_ids)
     # symbol codes of each token, by id (a reused id keeps its first, identical, string)
     lengths = merges.token_lengths().astype(np.int64)
     offsets = np.zeros(vocab_size + 1, dtype=np.int64)
@@ -138,12 +143,35 @@ def _build_tables(merges: Merges) -> EncoderTables:
             codes[offsets[z] + la : offsets[z + 1]] = codes[offsets[b] : offsets[b + 1]]
             seen[z] = True
     child, token = K.build_trie(codes, offsets, merges.alphabet_size)
-    for arr in (table, first, left, right, new_ids, codes, offsets, child, token):
-        arr.setflags(write=False)
-    return EncoderTables(merges, vocab_size, table, first, left, right, new_ids, codes, offsets, child, token)
+    tables = EncoderTables(
+        merges,
+        vocab_size,
+        pair_table=table,
+        pair_first=first,
+        self_rank=self_rank,
+        rank_lz=rank_lz,
+        rank_zr=rank_zr,
+        left=left,
+        right=right,
+        new_ids=new_ids,
+        token_codes=codes,
+        token_offsets=offsets,
+        token_lengths=lengths.astype(np.int32),
+        trie_child=child,
+        trie_token=token,
+    )
+    for arr in vars(tables).values():
+        if isinstance(arr, np.ndarray):
+            arr.setflags(write=False)
+    return tables
 
 
 # ---------------------------------------------------------------------------- input checks
+
+
+def _code_dtype(alphabet_size: int) -> type:
+    """uint8 codes while the alphabet fits a byte (the quantizer's output goes in uncopied), else int32."""
+    return np.uint8 if alphabet_size <= 256 else np.int32
 
 
 def _as_codes(codes: np.ndarray | Sequence[int], alphabet_size: int, where: str) -> np.ndarray:
@@ -154,7 +182,7 @@ def _as_codes(codes: np.ndarray | Sequence[int], alphabet_size: int, where: str)
             "encode leads one at a time or use the *_batch functions"
         )
     if arr.size == 0:
-        return np.zeros(0, dtype=np.int32)
+        return np.zeros(0, dtype=_code_dtype(alphabet_size))
     if not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_):
         raise TokenizerError(f"{where}: symbol codes must be integers, got dtype {arr.dtype}")
     lo, hi = int(arr.min()), int(arr.max())
@@ -164,7 +192,7 @@ def _as_codes(codes: np.ndarray | Sequence[int], alphabet_size: int, where: str)
             f"{where}: symbol code {int(arr[bad])} at position {bad} is outside the alphabet "
             f"0..{alphabet_size - 1}; symbolize the signal with the tokenizer's quantizer"
         )
-    return np.ascontiguousarray(arr, dtype=np.int32)
+    return np.ascontiguousarray(arr, dtype=_code_dtype(alphabet_size))
 
 
 def _flatten(
@@ -189,8 +217,9 @@ def _flatten(
     arrays = [_as_codes(s, alphabet_size, f"sequence {i}") for i, s in enumerate(sequences)]
     offsets = np.zeros(len(arrays) + 1, dtype=np.int64)
     np.cumsum([a.size for a in arrays], out=offsets[1:])
-    flat = np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int32)
-    return np.ascontiguousarray(flat, dtype=np.int32), offsets
+    dtype = _code_dtype(alphabet_size)
+    flat = np.concatenate(arrays) if arrays else np.zeros(0, dtype=dtype)
+    return np.ascontiguousarray(flat, dtype=dtype), offsets
 
 
 # ---------------------------------------------------------------------------- compiled encoders
@@ -205,6 +234,10 @@ def _run(kind: str, flat: np.ndarray, offsets: np.ndarray, t: EncoderTables) -> 
             offsets,
             t.pair_table,
             t.pair_first,
+            t.self_rank,
+            t.rank_lz,
+            t.rank_zr,
+            t.token_lengths,
             np.int64(t.merges.alphabet_size),
             np.int64(t.vocab_size),
             t.left,
@@ -343,8 +376,7 @@ def decode_ids(ids: np.ndarray | Sequence[int], merges: Merges | EncoderTables) 
     lengths = np.diff(t.token_offsets)
     out = np.empty(int(lengths[arr].sum()) if arr.size else 0, dtype=np.int32)
     K.decode_flat(arr, t.token_codes, t.token_offsets, out)
-    dtype = np.uint8 if t.merges.alphabet_size <= 256 else np.int32
-    return out.astype(dtype)
+    return out.astype(_code_dtype(t.merges.alphabet_size))
 
 
 # ---------------------------------------------------------------------------- reference twins
