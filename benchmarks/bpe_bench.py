@@ -640,7 +640,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--trainers", default=",".join(TRAINERS))
-    p.add_argument("--threads", type=int, default=os.cpu_count(), help="threads of our trainer and SentencePiece's (HF uses all cores)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=os.cpu_count(),
+        help="threads of our trainer and SentencePiece's (HF uses all cores)",
+    )
     p.add_argument("--full", action="store_true", help="run the original port to the end at every size")
     p.add_argument("--original-subset", type=int, default=350, help="merges timed when not --full")
     p.add_argument(
