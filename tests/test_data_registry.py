@@ -48,8 +48,9 @@ def test_train_command_on_real_ecgqa(shared_data, tmp_path):
     out = tmp_path / "run"
     args = ["train", "--data", "ecgqa", "--data-arg", f"ecgqa_dir={shared_data / 'ecg-qa' / 'ptbxl'}"]
     args += ["--data-arg", f"records={shared_data / 'ptb-xl'}", "--steps", "2", "--n-merges", "20"]
-    args += ["--batch-size", "4", "--no-progress", "--out", str(out)]
+    args += ["--batch-size", "4", "--max-new-tokens", "24", "--no-progress", "--out", str(out)]
     assert main(args) == 0
+    assert json.loads((out / "config.json").read_text())["max_new_tokens"] == 24
     spec = json.loads((out / "config.json").read_text())["extra"]["data"]
     assert spec["name"] == "ecgqa" and spec["records"].endswith("ptb-xl")
     log = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]

@@ -130,6 +130,23 @@ def test_left_and_right_padding_give_the_same_loss(tmp_path: Path) -> None:
     np.testing.assert_allclose(float(left), float(right), rtol=1e-5)
 
 
+def test_answers_longer_than_max_new_tokens_are_counted_and_warned(tmp_path: Path, caplog) -> None:
+    items, tok = _items(), FakeEcgTokenizer()
+    with caplog.at_level("WARNING", logger="ecgbyte.elm.train"):
+        short = train(_cfg(max_steps=1, max_new_tokens=1), items, ecg_tokenizer=tok, run_dir=tmp_path / "a")
+    assert short["n_answers_over_max_new_tokens"] == len(items)  # every answer + <eos> is >= 2 tokens
+    assert f"{len(items)} of {len(items)} training answers are longer than max_new_tokens=1" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="ecgbyte.elm.train"):
+        roomy = train(
+            _cfg(max_steps=1, max_new_tokens=40, max_length=160),
+            items,
+            ecg_tokenizer=tok,
+            run_dir=tmp_path / "b",
+        )
+    assert roomy["n_answers_over_max_new_tokens"] == 0 and "max_new_tokens" not in caplog.text
+
+
 def test_batch_indices_are_a_pure_function() -> None:
     cfg = _cfg(batch_size=3, grad_accum=2, seed=5)
     a = [batch_indices(s, m, cfg, 10).tolist() for s in range(3) for m in range(2)]

@@ -78,6 +78,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=None, help="sequences per step per device")
     p.add_argument("--grad-accum", type=int, default=None, help="gradient accumulation steps")
     p.add_argument("--max-length", type=int, default=None, help="context length in tokens")
+    p.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=None,
+        help="answer length in text tokens when generating (default: preset's; raise it for reports)",
+    )
     p.add_argument("--no-truncate", action="store_true", help="error on sequences longer than the context")
     p.add_argument("--no-signal", action="store_true", help="ablation: text only, ECG tokens removed")
     p.add_argument(
@@ -123,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
             "batch_size": args.batch_size,
             "grad_accum": args.grad_accum,
             "max_length": args.max_length,
+            "max_new_tokens": args.max_new_tokens,
             "ecg_input": args.ecg_input,
             "soft_tokens": args.soft_tokens,
             "projector": args.projector,

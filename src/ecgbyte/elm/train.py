@@ -22,6 +22,7 @@ ecgbyte.cli train ...`` (or ``torchrun``); each process takes its slice of every
 from __future__ import annotations
 
 import json
+import logging
 import math
 import shutil
 import time
@@ -34,6 +35,7 @@ import numpy as np
 
 from ecgbyte.data.items import QAItem
 from ecgbyte.data.sequences import (
+    IGNORE_INDEX,
     EncodedCache,
     Example,
     SequenceBuilder,
@@ -46,6 +48,8 @@ from ecgbyte.elm import model as M
 from ecgbyte.elm.config import TrainConfig, lr_at
 from ecgbyte.errors import ConfigError, DatasetError, ModelError
 from ecgbyte.fileio import write_json
+
+log = logging.getLogger(__name__)
 
 
 def policy_of(cfg: TrainConfig) -> TruncationPolicy:
@@ -222,6 +226,7 @@ def train(
     cache = EncodedCache(ecg_tokenizer, cache_dir)
     examples = build_examples(train_items, make_builder(cfg, layout, text_tok), cache)
     n_cut = sum(ex.n_cut for ex in examples)
+    n_long = _warn_long_answers(examples, cfg.max_new_tokens, run_dir)
 
     torch.manual_seed(cfg.seed)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -305,6 +310,7 @@ def train(
         "n_examples": len(examples),
         "n_cut_tokens": n_cut,
         "n_ecgs_encoded": cache.n_encoded,
+        "n_answers_over_max_new_tokens": n_long,
         "device": str(acc.device),
         "mixed_precision": acc.mixed_precision,
     }
@@ -334,6 +340,19 @@ def save_checkpoint(
             shutil.rmtree(p, ignore_errors=True)
     acc.wait_for_everyone()
     return final
+
+
+def _warn_long_answers(examples: Sequence[Example], max_new_tokens: int, run_dir: Path) -> int:
+    """Count (and warn about) training answers that generation with ``max_new_tokens`` would cut."""
+    lengths = [sum(1 for t in ex.labels if t != IGNORE_INDEX) for ex in examples]  # answer + <eos>
+    n_long = sum(n > max_new_tokens for n in lengths)
+    if n_long:
+        log.warning(
+            "%s: %d of %d training answers are longer than max_new_tokens=%d text tokens (longest %d, "
+            "<eos> included); generation will cut them: raise --max-new-tokens",
+            run_dir, n_long, len(lengths), max_new_tokens, max(lengths),
+        )  # fmt: skip
+    return n_long
 
 
 def _rng_state(torch: Any) -> dict[str, Any]:
