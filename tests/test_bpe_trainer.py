@@ -335,3 +335,30 @@ def test_merges_from_dict_rejects_newer_or_damaged_data():
 def test_trainer_imports_without_torch():
     code = "import sys, ecgbyte.bpe.trainer, ecgbyte.bpe.reference; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_thread_pool_starts_with_passive_wait_and_leaves_the_environment_as_it_was():
+    """The pool is launched with OMP_WAIT_POLICY=PASSIVE only while it starts (then unset again),
+    and a policy the user set is left alone; training gives the same merges either way."""
+    code = (
+        "import os, numba\n"
+        "from ecgbyte.bpe import trainer\n"
+        "seqs = [[0, 0, 1, 0, 1, 1, 0, 0], [1, 1, 0, 0, 1]]\n"
+        "seen = []\n"
+        "orig = numba.get_num_threads\n"
+        "numba.get_num_threads = lambda: seen.append(os.environ.get('OMP_WAIT_POLICY')) or orig()\n"
+        "m = trainer.train(seqs, n_merges=5, alphabet_size=2, threads=2)\n"
+        "print(seen[0], os.environ.get('OMP_WAIT_POLICY'), m.pairs.tolist())\n"
+    )
+    runs = {}
+    for policy in (None, "ACTIVE"):
+        env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+        if policy:
+            env["OMP_WAIT_POLICY"] = policy
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        runs[policy] = out.stdout.split(" ", 2)
+    assert runs[None][:2] == ["PASSIVE", "None"]
+    assert runs["ACTIVE"][:2] == ["ACTIVE", "ACTIVE"]
+    assert runs[None][2] == runs["ACTIVE"][2]
