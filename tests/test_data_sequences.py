@@ -20,7 +20,7 @@ from ecgbyte.data.sequences import (
     collate,
 )
 from ecgbyte.ecg import Ecg
-from ecgbyte.errors import DatasetError, ModelError
+from ecgbyte.errors import ConfigError, DatasetError, ModelError
 
 WORDS = {"rate?": 7, "fast": 8, "slow": 9}
 LAYOUT = SequenceLayout(
@@ -152,7 +152,7 @@ def test_collate_left_pads_with_positions_from_first_real_token() -> None:
     assert right["position_ids"].tolist()[0] == [0, 1, 2, 3] + [0] * 7
     assert right["labels"].tolist()[0] == [IGNORE_INDEX] * 2 + [8, 2] + [IGNORE_INDEX] * 7
     assert right["input_ids"].tolist()[1] == batch["input_ids"].tolist()[1]  # the longest row: no pads
-    with pytest.raises(ValueError, match="padding_side"):
+    with pytest.raises(ConfigError, match="padding_side"):
         collate([short], LAYOUT.pad_id, padding_side="middle")
 
 

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ecgbyte.data.items import QAItem, ecg_key, load_ecg
-from ecgbyte.errors import DatasetError, ModelError
+from ecgbyte.errors import ConfigError, DatasetError, ModelError
 from ecgbyte.fileio import atomic_write_bytes
 
 IGNORE_INDEX = -100
@@ -349,7 +349,7 @@ def collate(
     import torch
 
     if padding_side not in ("left", "right"):
-        raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
+        raise ConfigError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
     seqs = [ex.input_ids[: ex.prompt_len] if prompt_only else ex.input_ids for ex in examples]
     width = max(len(s) for s in seqs)
     ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
