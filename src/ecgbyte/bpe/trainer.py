@@ -123,9 +123,8 @@ def _dedupe(sequences: Iterable, alphabet_size: int) -> tuple[list[np.ndarray], 
         raise TokenizerError(
             f"sequences must be an iterable of 1-D integer arrays, got {type(sequences).__name__}"
         )
-    index: dict[tuple[str, bytes], int] = {}  # (dtype, raw bytes) -> position in `unique`
+    index: dict[bytes, int] = {}  # uint8 codes -> position in `unique`
     unique: list[np.ndarray] = []
-    source: list[int] = []  # the input index of each unique sequence, for error messages
     counts: list[int] = []
     for k, seq in enumerate(sequences):
         arr = np.asarray(seq)
@@ -136,21 +135,6 @@ def _dedupe(sequences: Iterable, alphabet_size: int) -> tuple[list[np.ndarray], 
             )
         if arr.size < 2:
             continue  # holds no pair
-        key = (arr.dtype.str, arr.tobytes())
-        j = index.get(key)
-        if j is None:
-            index[key] = len(unique)
-            unique.append(arr)
-            source.append(k)
-            counts.append(1)
-        else:
-            counts[j] += 1
-    # the codes are checked once per distinct sequence (equal codes in other dtypes stay apart
-    # above and are merged here, after the conversion to uint8)
-    out: dict[bytes, int] = {}
-    seqs: list[np.ndarray] = []
-    weights: list[int] = []
-    for arr, k, c in zip(unique, source, counts):
         lo, hi = (0, int(arr.max())) if arr.dtype == np.uint8 else (int(arr.min()), int(arr.max()))
         if lo < 0 or hi >= alphabet_size:
             bad = lo if lo < 0 else hi
@@ -159,15 +143,13 @@ def _dedupe(sequences: Iterable, alphabet_size: int) -> tuple[list[np.ndarray], 
                 "symbolize with the same alphabet or raise alphabet_size"
             )
         codes = arr.astype(np.uint8, copy=False)
-        raw = codes.tobytes()
-        j = out.get(raw)
-        if j is None:
-            out[raw] = len(seqs)
-            seqs.append(codes)
-            weights.append(c)
+        j = index.setdefault(codes.tobytes(), len(unique))
+        if j == len(unique):
+            unique.append(codes)
+            counts.append(1)
         else:
-            weights[j] += c
-    return seqs, weights
+            counts[j] += 1
+    return unique, counts
 
 
 # a merge of a pair counted at least this often runs one partition per thread (below it, handing
