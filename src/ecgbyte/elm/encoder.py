@@ -295,14 +295,12 @@ def pretrain_encoder(
     enc = ResNet1d(config)
     head: nn.Module = _MaskedHead(config) if objective == "masked" else _TextEncoder(config)
     ecg_proj = nn.Linear(config.feature_dim, config.embed_dim) if objective == "contrastive" else None
-    log_t = nn.Parameter(torch.tensor(math.log(1 / config.temperature)))
+    log_t = nn.Parameter(torch.tensor(math.log(1 / config.temperature), device=dev))
     enc.to(dev)
     head.to(dev)
-    if ecg_proj is not None:
-        ecg_proj.to(dev)
-        log_t = nn.Parameter(log_t.detach().to(dev))
     params = [*enc.parameters(), *head.parameters()]
     if ecg_proj is not None:
+        ecg_proj.to(dev)
         params += [*ecg_proj.parameters(), log_t]
     opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     n, bs = len(ecgs), min(config.batch_size, len(ecgs))
