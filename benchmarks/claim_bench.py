@@ -156,9 +156,10 @@ def run_system(
 ) -> dict[str, Any]:
     """Stage 1, then the LLM in ``points`` segments (eval after each), then test metrics."""
     from ecgbyte.data.sequences import EncodedCache
-    from ecgbyte.elm.generate import accuracy_by_type, load_run, predict
-    from ecgbyte.elm.train import policy_of, total_steps_of, train
-    from ecgbyte.eval.metrics import compute_metrics
+    from ecgbyte.elm.generate import predict
+    from ecgbyte.elm.run import load_run, policy_of
+    from ecgbyte.elm.train import total_steps_of, train
+    from ecgbyte.eval.metrics import accuracy_by_type, compute_metrics
 
     pre, fs, nlg_task = data
     tok, s1 = stage1(system, train_items, pre, fs, seed, plan, tok_opts or {})

@@ -173,8 +173,9 @@ def main() -> int:
     from ecgbyte.data.sequences import EncodedCache, build_examples
     from ecgbyte.data.synthetic_qa import preprocess_config_for, synthetic_splits
     from ecgbyte.elm.config import TrainConfig
-    from ecgbyte.elm.generate import generate_answers, load_run
-    from ecgbyte.elm.train import make_builder, train
+    from ecgbyte.elm.generate import generate_answers
+    from ecgbyte.elm.run import load_run, make_builder
+    from ecgbyte.elm.train import train
     from ecgbyte.tokenizer import ECGByteTokenizer
 
     torch.set_num_threads(args.threads)

@@ -11,8 +11,8 @@ torch = pytest.importorskip("torch")
 wfdb = pytest.importorskip("wfdb")
 
 from ecgbyte.cli import main  # noqa: E402
-from ecgbyte.commands.ask import ask  # noqa: E402
 from ecgbyte.data.items import QAItem  # noqa: E402
+from ecgbyte.elm.generate import ask  # noqa: E402
 from ecgbyte.errors import DatasetError, ModelError, RecordError  # noqa: E402
 from tiny import train_synthetic_run  # noqa: E402
 
@@ -54,12 +54,13 @@ def record(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_ask_matches_batched_generation(run_dir: Path, record: Path) -> None:
-    from ecgbyte.elm.generate import load_run, predict
+    from ecgbyte.elm.generate import predict
+    from ecgbyte.elm.run import load_run
     from ecgbyte.io import read_record
 
     q = "What is the rhythm of this ECG?"
     run = load_run(run_dir)
-    res = ask(run_dir, record, q, run=run)
+    res = ask(run, record, q)
     assert set(res) == {"answer", "question", "records", "n_prompt_tokens", "n_cut", "checkpoint"}
     assert res["checkpoint"] == "step-0000002" and res["records"] == [str(record)] and res["n_cut"] == 0
     item = QAItem("x", "p", (read_record(record, leads=None),), q, "unused")
@@ -67,7 +68,7 @@ def test_ask_matches_batched_generation(run_dir: Path, record: Path) -> None:
     assert res["answer"] == row["prediction"]
     assert res["n_prompt_tokens"] > 2 + len(run.text_tokenizer(q, add_special_tokens=False)["input_ids"])
     # a comparison question takes two records: the prompt holds both ECGs
-    two = ask(run_dir, [record, record], q, run=run)
+    two = ask(run, [record, record], q)
     ecg_part = res["n_prompt_tokens"] - len(run.text_tokenizer(q, add_special_tokens=False)["input_ids"]) - 1
     assert two["n_prompt_tokens"] == res["n_prompt_tokens"] + ecg_part
 

@@ -15,7 +15,7 @@ from tokenizers import Tokenizer
 
 from ecgbyte.bpe import train
 from ecgbyte.bpe.encoders import encode_bpe, encode_bpe_batch
-from ecgbyte.bpe.hf import hf_tokenizer_json, leads_to_text, save_hf_tokenizer, to_hf_tokenizer
+from ecgbyte.bpe.hf import hf_tokenizer_json, leads_to_text, to_hf_tokenizer
 from ecgbyte.bpe.merges import Merges
 from ecgbyte.errors import TokenizerError
 from strategies import random_merges
@@ -156,7 +156,9 @@ def test_special_tokens_come_after_the_vocab():
 
 
 def test_saved_file_loads_without_ecgbyte(tmp_path, trained):
-    path = save_hf_tokenizer(trained, tmp_path / "tok" / "tokenizer.json")
+    path = tmp_path / "tok" / "tokenizer.json"
+    path.parent.mkdir()
+    to_hf_tokenizer(trained).save(str(path))
     assert path.exists() and [p.name for p in path.parent.iterdir()] == ["tokenizer.json"]
     lead = random_walk(1, 700, seed=9)[0]
     text = leads_to_text(lead, trained)

@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("torch")
 
 from ecgbyte.cli import main
-from ecgbyte.elm.demo import run_elm_demo
+from ecgbyte.demo import run_elm_demo
 
 TINY = {"max_steps": 3, "tiny_hidden": 32, "tiny_heads": 2, "tiny_intermediate": 64, "tiny_layers": 1}
 

@@ -19,7 +19,8 @@ torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 from ecgbyte.data import build_synthetic_qa  # noqa: E402
-from ecgbyte.elm.generate import load_run, predict  # noqa: E402
+from ecgbyte.elm.generate import predict  # noqa: E402
+from ecgbyte.elm.run import load_run  # noqa: E402
 from ecgbyte.elm.train import train  # noqa: E402
 from ecgbyte.elm.two_stage import pretrain_stage1  # noqa: E402
 from ecgbyte.tokenizer import ECGByteTokenizer  # noqa: E402

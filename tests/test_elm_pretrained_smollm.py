@@ -73,7 +73,8 @@ def test_smollm2_lora_train_save_reload_generate(smollm_dir: Path, tmp_path: Pat
 
     from ecgbyte.data.synthetic_qa import preprocess_config_for, synthetic_splits
     from ecgbyte.elm.config import TrainConfig
-    from ecgbyte.elm.generate import load_run, predict
+    from ecgbyte.elm.generate import predict
+    from ecgbyte.elm.run import load_run
     from ecgbyte.elm.train import train
     from ecgbyte.tokenizer import ECGByteTokenizer
 

@@ -13,9 +13,11 @@ torch = pytest.importorskip("torch")
 from ecgbyte.data import QAItem, build_synthetic_qa  # noqa: E402
 from ecgbyte.ecg import Ecg  # noqa: E402
 from ecgbyte.elm.config import TrainConfig  # noqa: E402
-from ecgbyte.elm.generate import accuracy_by_type, load_run, predict  # noqa: E402
+from ecgbyte.elm.generate import predict  # noqa: E402
+from ecgbyte.elm.run import load_run  # noqa: E402
 from ecgbyte.elm.train import batch_indices, train  # noqa: E402
 from ecgbyte.errors import ConfigError, ModelError  # noqa: E402
+from ecgbyte.eval.metrics import accuracy_by_type  # noqa: E402
 from tiny import tiny_config  # noqa: E402
 
 
@@ -118,7 +120,8 @@ def test_runs_of_different_precision_in_one_process(tmp_path: Path) -> None:
 def test_left_and_right_padding_give_the_same_loss(tmp_path: Path) -> None:
     """Training pads on the right; the loss must equal the left-padded batch's (positions are explicit)."""
     from ecgbyte.data.sequences import EncodedCache, build_examples, collate
-    from ecgbyte.elm.train import make_builder, prepare_run
+    from ecgbyte.elm.run import make_builder
+    from ecgbyte.elm.train import prepare_run
 
     items, tok, cfg = _items(), FakeEcgTokenizer(), _cfg()
     model, text_tok, layout = prepare_run(cfg, items, tok, tmp_path)

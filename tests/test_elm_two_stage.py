@@ -21,7 +21,8 @@ from ecgbyte.elm.encoder import (  # noqa: E402
     prepare_signal,
     pretrain_encoder,
 )
-from ecgbyte.elm.generate import load_run, predict  # noqa: E402
+from ecgbyte.elm.generate import predict  # noqa: E402
+from ecgbyte.elm.run import load_run  # noqa: E402
 from ecgbyte.elm.train import train  # noqa: E402
 from ecgbyte.elm.two_stage import SoftTokenizer, TwoStageModel, pretrain_stage1, wrap_llm  # noqa: E402
 from ecgbyte.errors import ConfigError, ModelError, RecordError  # noqa: E402
@@ -174,7 +175,7 @@ def test_soft_features_reach_the_model(tmp_path: Path) -> None:
     )
     run = load_run(tmp_path / "r", device="cpu")
     from ecgbyte.data.sequences import EncodedCache, build_examples, collate
-    from ecgbyte.elm.train import make_builder
+    from ecgbyte.elm.run import make_builder
 
     ex = build_examples(
         items[:2], make_builder(run.config, run.layout, run.text_tokenizer), EncodedCache(tok)

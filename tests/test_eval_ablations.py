@@ -12,7 +12,8 @@ pytest.importorskip("torch")
 
 from ecgbyte.errors import ConfigError, DatasetError
 from ecgbyte.eval.ablations import ablation_examples, different_patient_permutation
-from ecgbyte.eval.evaluate import _summarize, evaluate_run, to_markdown
+from ecgbyte.eval.evaluate import _summarize, evaluate_run
+from ecgbyte.report.markdown import evaluation_report, to_markdown
 from tiny import train_synthetic_run
 
 SPEC = {"name": "synthetic", "n_ecgs": 24, "seed": 0, "target_fs": 50.0, "leads": ["II"]}
@@ -39,7 +40,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
 
 @pytest.fixture(scope="module")
 def loaded(tiny_run):
-    from ecgbyte.elm.generate import load_run
+    from ecgbyte.elm.run import load_run
 
     return load_run(tiny_run[0])
 
@@ -113,9 +114,10 @@ def test_shuffled_pairs_each_question_with_another_patients_ecg(loaded, tiny_run
 def test_evaluate_run_writes_json_markdown_and_predictions(tiny_run, tmp_path: Path) -> None:
     run_dir, splits = tiny_run
     out = tmp_path / "evaluation_test.json"
-    s = evaluate_run(
+    s, path = evaluation_report(
         [run_dir, run_dir], "test", out=out, bertscore_model=None, ablation_nlg=False, batch_size=4
     )
+    assert path == out
     n = len(splits["test"])
     assert s["n_runs"] == 2 and s["n_items"] == [n, n]
     acc = s["metrics"]["accuracy"]

@@ -8,8 +8,9 @@ import pytest
 from ecgbyte.errors import ConfigError
 from ecgbyte.eval import bootstrap as B
 from ecgbyte.eval import metrics as M
-from ecgbyte.eval.evaluate import _summarize, to_markdown
+from ecgbyte.eval.evaluate import _summarize
 from ecgbyte.eval.stats import format_interval, t_interval
+from ecgbyte.report.markdown import to_markdown
 
 WORDS = "normal sinus rhythm atrial fibrillation left bundle branch block yes no lead i ii".split()
 

@@ -16,7 +16,7 @@ torch = pytest.importorskip("torch")
 
 from ecgbyte.data import build_synthetic_qa  # noqa: E402
 from ecgbyte.data.sequences import EncodedCache  # noqa: E402
-from ecgbyte.elm.generate import load_run  # noqa: E402
+from ecgbyte.elm.run import load_run  # noqa: E402
 from ecgbyte.elm.train import train  # noqa: E402
 from ecgbyte.elm.two_stage import pretrain_stage1  # noqa: E402
 from ecgbyte.errors import ConfigError  # noqa: E402
@@ -115,8 +115,7 @@ def test_evaluate_run_runs_every_ablation(two_stage, tmp_path: Path) -> None:
 
 
 def test_report_skips_token_pictures_with_a_note(two_stage, tmp_path: Path) -> None:
-    from ecgbyte.report import TWO_STAGE_NOTE, build_report
-    from ecgbyte.viz.interpret import explain
+    from ecgbyte.report import TWO_STAGE_NOTE, build_report, explain
 
     run_dir, items = two_stage
     page = build_report(

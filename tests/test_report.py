@@ -163,3 +163,44 @@ def test_render_html_single_run_bootstrap_is_labelled_and_charted() -> None:
     png = ablation_chart(s)
     assert png is not None and png.startswith(b"\x89PNG")
     assert ablation_chart({**s, "ablations": {}}) is None
+
+
+@pytest.mark.slow
+def test_report_on_a_fresh_run_loads_the_model_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ecgbyte report`` evaluates, runs the ablations and draws the pictures (attention included)
+    from one ``RunDir``: one model load and one build of the splits for the whole page."""
+    pytest.importorskip("torch")
+    import ecgbyte.data.registry as registry
+    import ecgbyte.elm.model as model_module
+    from tiny import train_synthetic_run
+
+    spec = {"name": "synthetic", "n_ecgs": 16, "seed": 1, "target_fs": 50.0, "leads": ["II"]}
+    run_dir, _ = train_synthetic_run(
+        tmp_path / "run",
+        n_ecgs=16,
+        seed=1,
+        n_merges=30,
+        batch_size=8,
+        max_steps=2,
+        warmup_steps=1,
+        schedule="constant",
+        max_length=400,
+        max_new_tokens=3,
+        extra={"data": spec},
+    )
+    calls = {"load_weights": 0, "load_splits": 0}
+
+    def counting(name: str, fn):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(model_module, "load_weights", counting("load_weights", model_module.load_weights))
+    monkeypatch.setattr(registry, "load_splits", counting("load_splits", registry.load_splits))
+    assert main(["report", str(run_dir), "--limit", "4", "--no-bertscore", "--n-resamples", "20"]) == 0
+    assert calls == {"load_weights": 1, "load_splits": 1}
+    page = (run_dir / "report.html").read_text()
+    assert (run_dir / "evaluation_test.json").exists() and (run_dir / "evaluation_test.md").exists()
+    assert page.count("data:image/png;base64,") >= 5  # ablation chart + spans, attention, reconstruction, usage

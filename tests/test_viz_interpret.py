@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ecgbyte.elm import attention as A
 from ecgbyte.errors import ConfigError
 from ecgbyte.viz import interpret as I
 
@@ -53,11 +54,11 @@ def test_token_usage_counts_and_gallery(tok_and_ecgs, tmp_path: Path) -> None:
 
 def test_kept_counts_follow_the_water_filling_rule() -> None:
     """Leads of 5, 3 and 8 tokens; 9 tokens in the prompt means c = 3 per lead (3 + 3 + 3)."""
-    assert I._kept_counts([5, 3, 8], 16) == [5, 3, 8]
-    assert I._kept_counts([5, 3, 8], 9) == [3, 3, 3]
-    assert I._kept_counts([5, 3, 8], 11) == [4, 3, 4]
+    assert A._kept_counts([5, 3, 8], 16) == [5, 3, 8]
+    assert A._kept_counts([5, 3, 8], 9) == [3, 3, 3]
+    assert A._kept_counts([5, 3, 8], 11) == [4, 3, 4]
     with pytest.raises(ConfigError):
-        I._kept_counts([5, 3, 8], 10)  # no equal cut gives 10
+        A._kept_counts([5, 3, 8], 10)  # no equal cut gives 10
 
 
 @pytest.mark.slow
@@ -66,7 +67,7 @@ def test_answer_attention_maps_to_every_prompt_token(tmp_path: Path) -> None:
     tokens the policy keeps (here all), are non-negative and sum with the rest to 1 per query."""
     pytest.importorskip("torch")
     from ecgbyte.data.items import load_ecg
-    from ecgbyte.elm.generate import load_run
+    from ecgbyte.elm.run import load_run
     from tiny import train_synthetic_run
 
     _, splits = train_synthetic_run(
@@ -86,7 +87,7 @@ def test_answer_attention_maps_to_every_prompt_token(tmp_path: Path) -> None:
     run = load_run(tmp_path / "run")
     item = splits["test"][0]
     ecg = load_ecg(item.ecgs[0])
-    amap = I.answer_attention(run, ecg, item.question)
+    amap = A.answer_attention(run, ecg, item.question)
     assert amap.weights.shape == (len(amap.encoding),)
     assert np.all(np.isfinite(amap.weights)) and np.all(amap.weights >= 0)
     assert 0 < amap.ecg_share <= 1

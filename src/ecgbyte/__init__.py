@@ -12,15 +12,17 @@ from typing import Any
 __version__ = "0.1.0"
 
 # public name -> module that defines it. The Python API mirrors the CLI:
-#   ecgbyte demo              -> run_elm_demo (and run_demo for the signal stage)
+#   ecgbyte demo              -> run_full_demo (run_demo: the signal stage, run_elm_demo: the model)
 #   ecgbyte preprocess        -> preprocess_dataset
 #   ecgbyte train-tokenizer   -> train_tokenizer / ECGByteTokenizer.train
 #   ecgbyte encode            -> encode_record / ECGByteTokenizer.encode
 #   ecgbyte tokenizer-report  -> report_tokenizer
 #   ecgbyte convert-tokenizer -> convert_original_tokenizer
 #   ecgbyte train             -> TrainConfig + train_elm
-#   ecgbyte generate / ask    -> load_run + predict
-#   ecgbyte evaluate          -> evaluate_run;  explain -> explain;  report -> build_report
+#   ecgbyte generate          -> generate_split (RunDir / load_run + predict)
+#   ecgbyte ask               -> ask
+#   ecgbyte evaluate          -> evaluation_report (evaluate_run + Markdown)
+#   ecgbyte explain           -> explain;  report -> build_report
 _LAZY = {
     # records and errors
     "Ecg": "ecgbyte.ecg",
@@ -53,18 +55,24 @@ _LAZY = {
     "report_tokenizer": "ecgbyte.commands.tokenizer_report",
     "convert_original_tokenizer": "ecgbyte.convert",
     "run_demo": "ecgbyte.demo",
+    "run_full_demo": "ecgbyte.demo",
     # language model, evaluation (these import torch when first used)
     "TrainConfig": "ecgbyte.elm.config",
-    "load_run": "ecgbyte.elm.generate",
+    "train_elm": "ecgbyte.elm.pipeline",
+    "RunDir": "ecgbyte.elm.run",
+    "load_run": "ecgbyte.elm.run",
     "predict": "ecgbyte.elm.generate",
-    "run_elm_demo": "ecgbyte.elm.demo",
+    "ask": "ecgbyte.elm.generate",
+    "run_elm_demo": "ecgbyte.demo",
     "compute_metrics": "ecgbyte.eval.metrics",
     "evaluate_run": "ecgbyte.eval.evaluate",
-    "explain": "ecgbyte.viz.interpret",
+    "generate_split": "ecgbyte.eval.evaluate",
+    "evaluation_report": "ecgbyte.report",
+    "explain": "ecgbyte.report",
     "build_report": "ecgbyte.report",
 }
 # names that differ from the attribute in their module
-_RENAMED = {"train_bpe": ("ecgbyte.bpe", "train"), "train_elm": ("ecgbyte.elm.train", "train")}
+_RENAMED = {"train_bpe": ("ecgbyte.bpe", "train")}
 
 __all__ = ["__version__", *_LAZY, *_RENAMED]
 

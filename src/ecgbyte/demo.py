@@ -1,22 +1,51 @@
-"""The ``ecgbyte demo`` job: the whole pipeline on embedded synthetic data, no download.
+"""The ``ecgbyte demo`` job: the whole pipeline on embedded synthetic data, on a CPU, no download.
 
-Stages, one function each (later stages, BPE and the language model, are appended by
-their own modules): :func:`generate` synthetic labelled ECGs -> :func:`preprocess_all`
-with the paper's recipe -> :func:`fit_quantizer` and symbolize -> :func:`summarize`
-(counts, label balance, symbol histogram, reconstruction error) -> :func:`plot`.
-:func:`run_demo` chains them and writes everything to one output folder:
+Stage 1, the signal (seconds; :func:`run_demo`): :func:`generate` labelled synthetic 12-lead ECGs
+-> :func:`preprocess_all` with the paper's recipe -> :func:`fit_quantizer` and symbolize ->
+:func:`summarize` (counts, label balance, symbol histogram, reconstruction error) -> :func:`plot`.
+Written to one folder: ``summary.json``, ``labels.jsonl`` (one line per ECG), ``quantizer.json``,
+``synth_config.json``, ``preprocess_config.json``, ``signals.png``, ``symbol_histogram.png``.
 
-``summary.json``, ``labels.jsonl`` (one line per ECG), ``quantizer.json``,
-``synth_config.json``, ``preprocess_config.json``, ``signals.png``,
-``symbol_histogram.png``.
+Stage 2, the language model (minutes; :func:`run_elm_demo`): synthetic 12-lead ECGs with labels -> preprocess -> train an ``ECGByteTokenizer`` -> synthetic
+QA (rate class: bradycardia / normal / tachycardia; rhythm: sinus rhythm / atrial fibrillation)
+-> patient-level split -> train a tiny Llama on ECG tokens + text -> greedy answers for held-out
+patients -> accuracy per question type, beside a *no-signal* model trained the same way with the
+ECG tokens removed. If the first beats the second by a wide margin, the model reads the ECG.
+
+Choices for a 2-core CPU and about 10 minutes (and why):
+
+- **Leads II and V1, 10 s, resampled to 50 Hz** (band-pass 0.5-20 Hz). Rate and rhythm are
+  rhythm-strip questions: lead II shows every R peak (rate), V1 shows atrial activity best
+  (P waves in sinus rhythm, their absence and the f-waves in AF). The whole 10 s is needed to
+  count beats and judge RR irregularity. 50 Hz still resolves a QRS (~5 samples) and the 4-9 Hz
+  f-waves, and gives 2 x 500 symbols per ECG instead of 12 x 2500 at 250 Hz. Measured with a
+  bag-of-tokens logistic probe (same split): rhythm 84% from lead II alone, 92-97% with V1.
+- **1000 BPE merges**: about 190 tokens per ECG (II + V1), and the vocabulary stays small
+  enough (1026 ECG rows) that embeddings do not dominate the step time.
+- **Tiny Llama** (hidden 128, 2 layers, 4 heads, MLP 256, tied embeddings; about 0.5 M
+  parameters), built from a config with a 128-token BPE text tokenizer trained on the QA text,
+  fully fine-tuned in fp32 with AdamW (lr 2e-3, cosine, warmup 30), batch 8, 5 epochs of
+  1200 ECGs x 2 questions (about 1200 steps). One torch thread (see ``num_threads``).
+- **Balanced labels** (half AF; a third per rate class), so a text-only model sits at chance
+  (50% rhythm, 33% rate) and the gap measures what the ECG tokens contribute.
+
+Measured (seed 0, torch 2.13 fp32, shared 2-core CPU; results are bit-identical across runs):
+rate 92.3%, rhythm 91.8% on 233 held-out ECGs of 119 patients (466 questions) vs 30.9% / 49.4%
+without the signal. Wall time 254 s in total when the machine was lightly loaded (ECG model
+222 s at ~8.7k tokens/s) and 522 s when other jobs loaded both cores (~3.9k tokens/s).
+
+The paper's full recipe (12 leads, 250 Hz, 3500 merges, Llama-3.2-1B with LoRA r 16 / alpha 32,
+inverse-sqrt warmup 500, ~1k context) is ``TrainConfig.preset("paper")`` plus
+``n_merges=3500, target_fs=250, leads=all`` here: one config away, same code path.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -209,3 +238,176 @@ def run_demo(
         "quantizer": quantizer,
         "codes": codes,
     }
+
+
+# -- stage 2: the language model ---------------------------------------------------------------------
+def run_elm_demo(
+    out_dir: str | Path,
+    *,
+    seed: int = 0,
+    n_ecgs: int = 1200,
+    epochs: float = 5.0,
+    target_fs: float = 50.0,
+    leads: tuple[str, ...] = ("II", "V1"),
+    n_merges: int = 1000,
+    train_overrides: dict[str, Any] | None = None,
+    num_threads: int | None = 1,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run the demo end to end and write ``results.json``, predictions and ``accuracy.png``.
+
+    Parameters
+    ----------
+    out_dir : output directory (runs ``with_signal/`` and ``no_signal/`` go inside).
+    seed : seeds the synthetic data, splits, tokenizer sample, model init and data order.
+    n_ecgs : number of synthetic 10 s ECGs (several per synthetic patient).
+    epochs : passes over the training split for each of the two models.
+    target_fs : sampling rate (Hz) after preprocessing.
+    leads : leads the tokenizer encodes (and the model sees).
+    n_merges : BPE merges of the ECG tokenizer.
+    train_overrides : extra ``TrainConfig`` fields (e.g. ``max_steps`` for a fast test).
+    num_threads : torch intra-op threads during the demo (restored afterwards); ``None`` keeps
+        torch's default. 1 by default: at this model size a step is many tiny matrix products,
+        and on a loaded 2-core machine a second thread made steps 10x slower (measured).
+    progress : show tqdm bars.
+
+    Returns
+    -------
+    dict with ``accuracy`` (``with_signal`` / ``no_signal`` per question type), ``margin``,
+    ``wall_s`` per stage and in total, data sizes and token counts.
+    """
+    from ecgbyte.errors import ConfigError
+
+    if not isinstance(n_ecgs, int) or n_ecgs < 10:
+        raise ConfigError(
+            f"n_ecgs must be an integer >= 10 (got {n_ecgs!r}); the demo needs patients to split"
+        )
+    if not epochs > 0:
+        raise ConfigError(f"epochs must be > 0 (got {epochs!r})")
+    import torch
+
+    threads_before = torch.get_num_threads()
+    if num_threads is not None:
+        torch.set_num_threads(num_threads)
+    try:
+        return _run(
+            Path(out_dir),
+            seed=seed,
+            n_ecgs=n_ecgs,
+            epochs=epochs,
+            target_fs=target_fs,
+            leads=leads,
+            n_merges=n_merges,
+            train_overrides=train_overrides or {},
+            progress=progress,
+        )
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _run(
+    out: Path,
+    *,
+    seed: int,
+    n_ecgs: int,
+    epochs: float,
+    target_fs: float,
+    leads: tuple[str, ...],
+    n_merges: int,
+    train_overrides: dict[str, Any],
+    progress: bool,
+) -> dict[str, Any]:
+    from ecgbyte.data.synthetic_qa import synthetic_splits
+    from ecgbyte.elm.config import TrainConfig
+    from ecgbyte.elm.generate import predict
+    from ecgbyte.elm.pipeline import fit_ecg_tokenizer
+    from ecgbyte.elm.run import RunDir
+    from ecgbyte.elm.train import train
+    from ecgbyte.eval.metrics import accuracy_by_type
+    from ecgbyte.viz.charts import plot_accuracy_by_type
+
+    out.mkdir(parents=True, exist_ok=True)
+    wall: dict[str, float] = {}
+    t_all = t = time.perf_counter()
+    data = {"name": "synthetic", "n_ecgs": n_ecgs, "seed": seed, "target_fs": target_fs, "leads": list(leads)}
+    splits = synthetic_splits(n_ecgs, seed=seed, target_fs=target_fs, leads=leads)
+    wall["data_s"] = time.perf_counter() - t
+
+    base: dict[str, Any] = dict(epochs=epochs, seed=seed, keep_leads=tuple(leads), extra={"data": data})
+    base.update(train_overrides)
+    t = time.perf_counter()
+    tok = fit_ecg_tokenizer(
+        TrainConfig.preset("baby", **base),
+        splits["train"],
+        leads=leads,
+        fs=target_fs,
+        seed=seed,
+        n_merges=n_merges,
+    )
+    wall["tokenizer_s"] = time.perf_counter() - t
+
+    results: dict[str, Any] = {"accuracy": {}, "train": {}}
+    for name, no_signal in (("with_signal", False), ("no_signal", True)):
+        t = time.perf_counter()
+        cfg = TrainConfig.preset("baby", **base, no_signal=no_signal)
+        summary = train(cfg, splits["train"], ecg_tokenizer=tok, run_dir=out / name, progress=progress)
+        wall[f"train_{name}_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        rows = predict(RunDir(out / name, ecg_tokenizer=tok), splits["test"], batch_size=32)
+        write_jsonl(out / name / "predictions_test.jsonl", rows)
+        wall[f"eval_{name}_s"] = time.perf_counter() - t
+        results["accuracy"][name] = accuracy_by_type(rows)
+        results["train"][name] = summary
+    acc = results["accuracy"]
+    results["margin"] = {k: acc["with_signal"][k] - acc["no_signal"].get(k, 0.0) for k in acc["with_signal"]}
+    wall["total_s"] = time.perf_counter() - t_all
+    results.update(
+        wall_s=wall,
+        seed=seed,
+        n_ecgs=n_ecgs,
+        n_items={k: len(v) for k, v in splits.items()},
+        n_patients={k: len({it.patient_id for it in v}) for k, v in splits.items()},
+        ecg_tokenizer={
+            "vocab_size": tok.vocab_size,
+            "n_merges": n_merges,
+            "leads": list(leads),
+            "fs": target_fs,
+        },
+        passed=bool(
+            min(acc["with_signal"][q] for q in ("rate", "rhythm")) >= 0.85
+            and min(results["margin"][q] for q in ("rate", "rhythm")) >= 0.25
+        ),
+    )
+    write_json(out / "results.json", results)
+    plot_accuracy_by_type(acc, out / "accuracy.png", title="ECG-Byte demo: held-out patients", bar_pct=85.0)
+    return results
+
+
+def run_full_demo(
+    out_dir: str | os.PathLike[str],
+    *,
+    seed: int = 0,
+    n_ecgs: int = 1200,
+    epochs: float = 5.0,
+    signal_only: bool = False,
+    make_plots: bool = True,
+    progress: bool = True,
+    on_stage: Callable[[str, dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """What ``ecgbyte demo`` does: :func:`run_demo` on 64 ECGs into ``OUT/signal``, then
+    :func:`run_elm_demo` into ``OUT`` (unless ``signal_only``).
+
+    ``on_stage(name, result)`` is called after each stage (``"signal"``, ``"elm"``), e.g. to print
+    the first stage's summary while the second one runs. Returns ``{"signal": ..., "elm": ...}``.
+    """
+    if isinstance(n_ecgs, bool) or not isinstance(n_ecgs, int) or n_ecgs < 10 or not epochs > 0:
+        raise ConfigError(f"n_ecgs must be an integer >= 10 and epochs > 0 (got {n_ecgs!r}, {epochs!r})")
+    out = Path(out_dir)
+    result: dict[str, Any] = {"signal": run_demo(out / "signal", n_ecgs=64, seed=seed, make_plots=make_plots)}
+    if on_stage is not None:
+        on_stage("signal", result["signal"])
+    if not signal_only:
+        result["elm"] = run_elm_demo(out, seed=seed, n_ecgs=n_ecgs, epochs=epochs, progress=progress)
+        if on_stage is not None:
+            on_stage("elm", result["elm"])
+    return result

@@ -18,7 +18,6 @@ from typing import Any
 _LAZY = {
     "Merges": "ecgbyte.bpe.merges",
     "train": "ecgbyte.bpe.trainer",
-    # --- encoders block (owned by the encoders helper: add names from bpe/encoders.py, bpe/hf.py) ---
     "encode_bpe": "ecgbyte.bpe.encoders",
     "encode_greedy": "ecgbyte.bpe.encoders",
     "encode_bpe_batch": "ecgbyte.bpe.encoders",
@@ -28,7 +27,6 @@ _LAZY = {
     "EncodedBatch": "ecgbyte.bpe.encoders",
     "to_hf_tokenizer": "ecgbyte.bpe.hf",
     "hf_tokenizer_json": "ecgbyte.bpe.hf",
-    # --- end encoders block ---
 }
 
 __all__ = list(_LAZY)

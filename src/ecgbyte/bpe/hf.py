@@ -25,18 +25,14 @@ the same result) and repeated merge results.
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 import numpy as np
 
 from ecgbyte.bpe.merges import Merges
 from ecgbyte.errors import TokenizerError
-from ecgbyte.fileio import atomic_write_text
 
-__all__ = ["hf_tokenizer_json", "leads_to_text", "save_hf_tokenizer", "to_hf_tokenizer"]
+__all__ = ["hf_tokenizer_json", "leads_to_text", "to_hf_tokenizer"]
 
 #: Separator between leads in the text given to the HF tokenizer (split by ``WhitespaceSplit``).
 LEAD_SEPARATOR = " "
@@ -96,13 +92,6 @@ def to_hf_tokenizer(merges: Merges, *, special_tokens: Iterable[str] = ()):  # -
 def hf_tokenizer_json(merges: Merges, *, special_tokens: Iterable[str] = ()) -> str:
     """The ``tokenizer.json`` text of :func:`to_hf_tokenizer` (compact JSON, str)."""
     return to_hf_tokenizer(merges, special_tokens=special_tokens).to_str()
-
-
-def save_hf_tokenizer(merges: Merges, path: str | os.PathLike, *, special_tokens: Iterable[str] = ()) -> Path:
-    """Write ``tokenizer.json`` atomically (temp file + ``os.replace``); returns the path."""
-    path = Path(path)
-    text = json.dumps(json.loads(hf_tokenizer_json(merges, special_tokens=special_tokens)), indent=1)
-    return atomic_write_text(path, text)
 
 
 def leads_to_text(leads: Sequence[np.ndarray] | np.ndarray, merges: Merges) -> str:

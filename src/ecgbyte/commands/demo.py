@@ -40,29 +40,36 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ecgbyte.demo import run_demo
+    from ecgbyte.demo import run_full_demo
 
-    out = Path(args.out)
     if args.n_ecgs < 10 or args.epochs <= 0:
         from ecgbyte.errors import ConfigError
 
         raise ConfigError("--n-ecgs must be >= 10 and --epochs > 0")
-    result = run_demo(out / "signal", n_ecgs=64, seed=args.seed, make_plots=not args.no_plots)
-    s = result["summary"]
-    q, rec = s["quantizer"], s["reconstruction"]
-    print(
-        f"[1/2] signal: {s['n_ecgs']} synthetic ECGs ({s['n_patients']} patients), "
-        f"{s['n_preprocessed']} preprocessed, {s['n_rejected']} rejected; quantizer p1 {q['p1']:.3f} / "
-        f"p99 {q['p99']:.3f} mV, reconstruction RMSE {rec['rmse_mv']:.4f} mV -> {out / 'signal'}"
+    out = Path(args.out)
+    result = run_full_demo(
+        out,
+        seed=args.seed,
+        n_ecgs=args.n_ecgs,
+        epochs=args.epochs,
+        signal_only=args.signal_only,
+        make_plots=not args.no_plots,
+        progress=not args.no_progress,
+        on_stage=lambda name, r: _print_stage(name, r, out),
     )
-    if args.signal_only:
-        return 0
+    return 0 if args.signal_only or result["elm"]["passed"] else 1
 
-    from ecgbyte.elm.demo import run_elm_demo
 
-    r = run_elm_demo(
-        out, seed=args.seed, n_ecgs=args.n_ecgs, epochs=args.epochs, progress=not args.no_progress
-    )
+def _print_stage(name: str, r: dict, out) -> None:
+    if name == "signal":
+        s = r["summary"]
+        q, rec = s["quantizer"], s["reconstruction"]
+        print(
+            f"[1/2] signal: {s['n_ecgs']} synthetic ECGs ({s['n_patients']} patients), "
+            f"{s['n_preprocessed']} preprocessed, {s['n_rejected']} rejected; quantizer p1 {q['p1']:.3f} / "
+            f"p99 {q['p99']:.3f} mV, reconstruction RMSE {rec['rmse_mv']:.4f} mV -> {out / 'signal'}"
+        )
+        return
     acc = r["accuracy"]
     print(
         f"[2/2] ECG language model: {r['n_items']['train']} training / {r['n_items']['test']} held-out "
@@ -77,4 +84,3 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"results: {out / 'results.json'}, plot: {out / 'accuracy.png'}; next: ecgbyte report {out / 'with_signal'}"
     )
-    return 0 if r["passed"] else 1

@@ -62,26 +62,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
-    from pathlib import Path
-
-    from ecgbyte.eval.ablations import ABLATIONS
-    from ecgbyte.eval.evaluate import evaluate_run, to_markdown
+    from ecgbyte.report.markdown import evaluation_report, to_markdown
 
     if args.ablations == "all":
-        abl: tuple[str, ...] = ABLATIONS
-    elif args.ablations == "none":
-        abl = ()
+        from ecgbyte.eval.ablations import ABLATIONS as abl
     else:
-        abl = tuple(x.strip() for x in args.ablations.split(",") if x.strip())
-    out = args.out
-    if out is None:
-        dirs = [os.path.abspath(d) for d in args.run_dirs]
-        base = Path(dirs[0]) if len(set(dirs)) == 1 else Path(os.path.commonpath(dirs))
-        out = base / f"evaluation_{args.split}.json"
-    summary = evaluate_run(
+        abl = (
+            ()
+            if args.ablations == "none"
+            else tuple(x.strip() for x in args.ablations.split(",") if x.strip())
+        )
+    summary, out = evaluation_report(
         args.run_dirs,
         args.split,
+        out=args.out,
         ablations=abl,
         limit=args.limit,
         batch_size=args.batch_size,
@@ -91,8 +85,7 @@ def run(args: argparse.Namespace) -> int:
         ablation_nlg=not args.fast_ablations,
         flag_threshold=args.flag_threshold,
         n_resamples=args.n_resamples,
-        out=out,
     )
     print(to_markdown(summary))
-    print(f"wrote {out} and {Path(out).with_suffix('.md')}")
+    print(f"wrote {out} and {out.with_suffix('.md')}")
     return 0

@@ -29,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ecgbyte.viz.interpret import DEFAULT_QUESTION, explain
+    from ecgbyte.report.explain import DEFAULT_QUESTION, explain
 
     paths = explain(
         args.record, args.run, args.out, question=args.question or DEFAULT_QUESTION, seconds=args.seconds

@@ -29,24 +29,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ecgbyte.data.registry import load_splits
-    from ecgbyte.elm.generate import accuracy_by_type, load_run, predict
-    from ecgbyte.errors import DatasetError
-    from ecgbyte.fileio import write_jsonl
+    from ecgbyte.eval.evaluate import generate_split
 
-    run_ = load_run(args.run_dir)
-    spec = run_.config.extra.get("data")
-    if not spec:
-        raise DatasetError(
-            f"{args.run_dir}: config.json has no extra.data dataset spec; cannot rebuild the split"
-        )
-    splits = load_splits(spec)
-    if args.split not in splits:
-        raise DatasetError(f"unknown split {args.split!r}; choose one of {', '.join(splits)}")
-    items = splits[args.split][: args.limit]
-    rows = predict(
-        run_, items, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, num_beams=args.num_beams
+    res = generate_split(
+        args.run_dir,
+        args.split,
+        args.out,
+        limit=args.limit,
+        batch_size=args.batch_size,
+        max_new_tokens=args.max_new_tokens,
+        num_beams=args.num_beams,
     )
-    write_jsonl(args.out, rows)
-    print(json.dumps({"n": len(rows), "out": args.out, "exact_match": accuracy_by_type(rows)}, indent=2))
+    print(json.dumps(res, indent=2))
     return 0

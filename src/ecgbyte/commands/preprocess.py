@@ -45,7 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-def build_config(args: argparse.Namespace):
+def _build_config(args: argparse.Namespace):
     """PreprocessConfig from ``--config`` plus the override flags."""
     from ecgbyte.errors import ConfigError
     from ecgbyte.signal.config import PreprocessConfig
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     summary = preprocess_dataset(
         args.src,
         args.out,
-        build_config(args),
+        _build_config(args),
         layout=args.layout,
         workers=args.workers,
         shard_size=args.shard_size or DEFAULT_SHARD_SIZE,

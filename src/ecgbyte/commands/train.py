@@ -105,9 +105,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ecgbyte.data.registry import load_splits
     from ecgbyte.elm.config import TrainConfig
-    from ecgbyte.elm.train import train
+    from ecgbyte.elm.pipeline import train_elm
 
     leads = tuple(x.strip() for x in args.leads.split(",") if x.strip())
     data = {
@@ -145,18 +144,15 @@ def run(args: argparse.Namespace) -> int:
         cfg = TrainConfig.from_dict({**cfg.to_dict(), **over})
     else:
         cfg = TrainConfig.preset(args.preset, seed=args.seed, keep_leads=leads, **over)
-    cfg.extra = {**cfg.extra, "data": data}
-    splits = load_splits(data)
-    tok = (
-        _soft_tokenizer(args, cfg, splits, leads)
-        if cfg.ecg_input == "encoder"
-        else _ecg_tokenizer(args, splits, leads)
-    )
-    summary = train(
+    summary = train_elm(
         cfg,
-        splits["train"],
-        ecg_tokenizer=tok,
-        run_dir=args.out,
+        args.out,
+        data=data,
+        ecg_tokenizer=args.ecg_tokenizer,
+        n_merges=args.n_merges,
+        encoder_epochs=args.encoder_epochs,
+        encoder_steps=args.encoder_steps,
+        seed=args.seed,
         resume=args.resume,
         progress=not args.no_progress,
     )
@@ -178,52 +174,3 @@ def parse_data_args(pairs: list[str]) -> dict:
         except json.JSONDecodeError:
             out[key.strip()] = value
     return out
-
-
-def _soft_tokenizer(args: argparse.Namespace, cfg, splits: dict, leads: tuple[str, ...]):
-    """Two-stage: a pretrained encoder directory, the run's own on resume, or stage 1 now."""
-    from pathlib import Path
-
-    from ecgbyte.data.items import unique_ecgs
-    from ecgbyte.data.synthetic_qa import preprocess_config_for
-    from ecgbyte.elm.two_stage import SoftTokenizer, pretrain_stage1
-    from ecgbyte.fileio import write_json
-
-    saved = Path(args.out) / "ecg_tokenizer"
-    if args.ecg_tokenizer:
-        return SoftTokenizer.from_pretrained(args.ecg_tokenizer)
-    if args.resume and saved.is_dir():
-        return SoftTokenizer.from_pretrained(saved)
-    ecgs = unique_ecgs(splits["train"])
-    tok = pretrain_stage1(
-        ecgs,
-        fs=args.fs,
-        leads=leads,
-        k=cfg.soft_tokens,
-        preprocess=preprocess_config_for(args.fs),
-        epochs=args.encoder_epochs,
-        max_steps=args.encoder_steps,
-        seed=args.seed,
-        progress=not args.no_progress,
-    )
-    keep = ("objective", "steps", "n_ecgs", "n_parameters", "wall_s")
-    write_json(Path(args.out) / "stage1.json", {k: tok.info[k] for k in keep})
-    return tok
-
-
-def _ecg_tokenizer(args: argparse.Namespace, splits: dict, leads: tuple[str, ...]):
-    from pathlib import Path
-
-    from ecgbyte.data.items import unique_ecgs
-    from ecgbyte.data.synthetic_qa import preprocess_config_for
-    from ecgbyte.tokenizer import ECGByteTokenizer
-
-    if args.ecg_tokenizer:
-        return ECGByteTokenizer.from_pretrained(args.ecg_tokenizer)
-    saved = Path(args.out) / "ecg_tokenizer"
-    if args.resume and saved.is_dir():
-        return ECGByteTokenizer.from_pretrained(saved)
-    ecgs = unique_ecgs(splits["train"])
-    return ECGByteTokenizer.train(
-        ecgs, n_merges=args.n_merges, leads=leads, seed=args.seed, preprocess=preprocess_config_for(args.fs)
-    )

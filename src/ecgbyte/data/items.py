@@ -77,7 +77,7 @@ def load_ecg(ecg: Any) -> Ecg:
     path = getattr(ecg, "path", None)
     if path is None:
         raise DatasetError(f"cannot read ECG {ecg!r}: neither an Ecg nor a reference with .path")
-    from ecgbyte.io import read_record  # lazy: the io helper lands separately
+    from ecgbyte.io import read_record  # lazy: reading records pulls in wfdb
 
     rec = read_record(path)
     return rec.replace(

@@ -1,4 +1,4 @@
-"""Batched answer generation from a trained run: load it, build prompts, decode with the KV cache.
+"""Batched answer generation from a trained run (a :class:`~ecgbyte.elm.run.RunDir`), and ``ask``.
 
 Prompts are the training sequences without the answer (same layout, same truncation policy),
 left-padded into batches; ``model.generate`` decodes greedily (``num_beams=1``) or with beam
@@ -7,73 +7,14 @@ search, using the KV cache. Marker and ECG ids are suppressed in the output, whi
 
 from __future__ import annotations
 
-import json
+import os
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ecgbyte.data.items import QAItem
-from ecgbyte.data.sequences import (
-    EncodedCache,
-    Example,
-    SequenceLayout,
-    build_examples,
-    collate,
-    tokenizer_hash,
-)
-from ecgbyte.elm import model as M
-from ecgbyte.elm.config import TrainConfig
-from ecgbyte.errors import ModelError
-
-
-@dataclass
-class ElmRun:
-    """A trained run loaded for inference."""
-
-    model: Any
-    text_tokenizer: Any
-    ecg_tokenizer: Any
-    layout: SequenceLayout
-    config: TrainConfig
-    run_dir: Path
-
-
-def load_run(
-    run_dir: str | Path,
-    *,
-    ecg_tokenizer: Any = None,
-    checkpoint: str | None = None,
-    device: str | None = None,
-) -> ElmRun:
-    """Load the model, both tokenizers and the layout of a run directory (latest checkpoint by default).
-
-    ``ecg_tokenizer``: use this one instead of ``run_dir/ecg_tokenizer`` (its hash must match,
-    else ``ModelError``). ``device``: where the model runs (default: the GPU if PyTorch sees one).
-    """
-    from ecgbyte.elm.train import base_dir_of, latest_checkpoint
-    from ecgbyte.tokenizer import ECGByteTokenizer
-
-    run = Path(run_dir)
-    if not (run / "config.json").exists() or not (run / "layout.json").exists():
-        raise ModelError(f"{run}: not a training run directory (config.json/layout.json missing)")
-    cfg = TrainConfig.load(run / "config.json")
-    layout = SequenceLayout.from_dict(json.loads((run / "layout.json").read_text()))
-    if ecg_tokenizer is not None:
-        ecg_tok = ecg_tokenizer
-    elif cfg.ecg_input == "encoder":  # two-stage run: the frozen encoder stands in for the tokenizer
-        from ecgbyte.elm.two_stage import SoftTokenizer
-
-        ecg_tok = SoftTokenizer.from_pretrained(run / "ecg_tokenizer")
-    else:
-        ecg_tok = ECGByteTokenizer.from_pretrained(run / "ecg_tokenizer")
-    layout.check_tokenizer(tokenizer_hash(ecg_tok), where=str(run))
-    ckpt = run / "checkpoints" / checkpoint if checkpoint else latest_checkpoint(run)
-    if ckpt is None or not ckpt.is_dir():
-        raise ModelError(f"{run}: no checkpoint found; train first (ecgbyte train)")
-    model = M.load_weights(ckpt / "weights", cfg, base_dir=base_dir_of(cfg, run), layout=layout)
-    model.to(device or M.default_device()).eval()
-    return ElmRun(model, M.load_text_tokenizer(run / "text_tokenizer"), ecg_tok, layout, cfg, run)
+from ecgbyte.data.sequences import EncodedCache, Example, SequenceLayout, build_examples, collate
+from ecgbyte.elm.run import RunDir
+from ecgbyte.errors import DatasetError
 
 
 def generate_answers(
@@ -115,7 +56,7 @@ def generate_answers(
 
 
 def predict(
-    run: ElmRun,
+    run: RunDir | str | os.PathLike[str],
     items: Sequence[QAItem],
     *,
     batch_size: int = 16,
@@ -124,12 +65,10 @@ def predict(
     cache: EncodedCache | None = None,
 ) -> list[dict[str, Any]]:
     """Answer every item; rows ``{item_id, question_type, question, reference, prediction, n_cut}``."""
-    from ecgbyte.elm.train import make_builder
-
+    run = RunDir.open(run)
     cfg = run.config
-    builder = make_builder(cfg, run.layout, run.text_tokenizer)
     cache = cache or EncodedCache(run.ecg_tokenizer)
-    examples = build_examples(items, builder, cache, with_answer=False)
+    examples = build_examples(items, run.builder(), cache, with_answer=False)
     preds = generate_answers(
         run.model,
         run.text_tokenizer,
@@ -152,15 +91,62 @@ def predict(
     ]
 
 
-def accuracy_by_type(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
-    """Exact-match accuracy (case- and space-insensitive) per question type and ``"all"``."""
+def ask(
+    run: RunDir | str | os.PathLike[str],
+    records: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    question: str,
+    *,
+    checkpoint: str | None = None,
+    fs: float | None = None,
+    max_new_tokens: int | None = None,
+    num_beams: int | None = None,
+) -> dict[str, Any]:
+    """Answer ``question`` about the ECG record(s) with a trained run (``ecgbyte ask``).
 
-    def norm(s: str) -> str:
-        return " ".join(s.lower().split())
+    Parameters
+    ----------
+    run : a training run directory (``ecgbyte train --out``) or an open :class:`RunDir`.
+    records : one record path (WFDB ``.hea``/stem, ``.npy`` with ``fs``, ``.npz``), or two for a
+        comparison question (in the order the question names them).
+    question : the question text (non-empty).
+    checkpoint : a checkpoint name under ``RUN/checkpoints`` (default: the latest).
+    fs : sampling rate in Hz, required for ``.npy`` records.
+    max_new_tokens, num_beams : decoding (default: the run's config; 1 beam = greedy).
 
-    groups: dict[str, list[bool]] = {}
-    for r in rows:
-        hit = norm(r["prediction"]) == norm(r["reference"])
-        groups.setdefault(r["question_type"], []).append(hit)
-        groups.setdefault("all", []).append(hit)
-    return {k: sum(v) / len(v) for k, v in sorted(groups.items())}
+    Returns
+    -------
+    dict with ``answer`` (text), ``question``, ``records``, ``n_prompt_tokens``, ``n_cut``
+    (ECG tokens removed by the run's truncation policy) and ``checkpoint``.
+    """
+    from ecgbyte.io import read_record
+
+    if not isinstance(question, str) or not question.strip():
+        raise DatasetError("the question is empty; ask something about the ECG")
+    paths = [records] if isinstance(records, (str, os.PathLike)) else list(records)
+    if not 1 <= len(paths) <= 2:
+        raise DatasetError(f"give one record (or two for a comparison question), got {len(paths)}")
+    ecgs = [read_record(p, leads=None, fs=fs) for p in paths]
+    run = RunDir.open(run, checkpoint=checkpoint)
+    cfg = run.config
+    cache = EncodedCache(run.ecg_tokenizer)
+    example = run.builder().build([cache.get(e) for e in ecgs], question.strip(), None, item_id="ask")
+    [answer] = generate_answers(
+        run.model,
+        run.text_tokenizer,
+        [example],
+        run.layout,
+        batch_size=1,
+        max_new_tokens=max_new_tokens or cfg.max_new_tokens,
+        num_beams=num_beams or cfg.num_beams,
+    )
+    return {
+        "answer": answer,
+        "question": question.strip(),
+        "records": [str(p) for p in paths],
+        "n_prompt_tokens": example.prompt_len,
+        "n_cut": example.n_cut,
+        "checkpoint": run.checkpoint_path().name,
+    }
+
+
+__all__ = ["ask", "generate_answers", "predict"]

@@ -218,9 +218,3 @@ def load_weights(
 
         model = attach_projector(model, d, is_trainable=is_trainable)
     return model
-
-
-def count_parameters(model: Any) -> tuple[int, int]:
-    """(trainable, total) parameter counts."""
-    params = list(model.parameters())
-    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)

@@ -1,22 +1,17 @@
-"""Training loop for ECG language models, on accelerate (CPU, one GPU, or many; read top to bottom).
+"""The training loop for ECG language models, on accelerate (CPU, one GPU, or many; read top to bottom).
 
-Run directory (everything needed to resume, evaluate or ship)::
-
-    RUN_DIR/config.json        TrainConfig
-    RUN_DIR/layout.json        SequenceLayout (ECG offset, marker ids, ECG tokenizer hash)
-    RUN_DIR/text_tokenizer/    HF tokenizer (with the marker tokens)
-    RUN_DIR/ecg_tokenizer/     ECGByteTokenizer.save_pretrained
-    RUN_DIR/base/              tiny model's initial weights (model="tiny" only)
-    RUN_DIR/log.jsonl          one line per log_every steps (loss, lr, tokens/s, cut tokens)
-    RUN_DIR/checkpoints/step-NNNNNNN/{weights/, optimizer.pt, rng.pt, state.json}
-    RUN_DIR/latest.json        name of the newest complete checkpoint
+:func:`train` writes a run directory (its layout is described in :mod:`ecgbyte.elm.run`, whose
+``RunDir`` every consumer uses to read it back) and trains the model on prepared QA items. The
+``ecgbyte train`` pipeline around it (dataset, ECG tokenizer, then this loop) is
+:func:`ecgbyte.elm.pipeline.train_elm`.
 
 Exact resume: the data order is a pure function of ``(seed, epoch)`` (a fresh
 ``np.random.default_rng(seed + epoch)`` permutation per epoch), the learning rate a pure function
 of the step (:func:`~ecgbyte.elm.config.lr_at`), and the checkpoint holds the weights, the AdamW
-state and the torch RNG state; so a run killed after a checkpoint and resumed with ``resume=True``
-ends with the same parameters as an uninterrupted run. Multi-GPU: ``accelerate launch -m
-ecgbyte.cli train ...`` (or ``torchrun``); each process takes its slice of every global batch.
+state and the torch RNG state (:mod:`ecgbyte.elm.checkpoint`); so a run killed after a checkpoint
+and resumed with ``resume=True`` ends with the same parameters as an uninterrupted run.
+Multi-GPU: ``accelerate launch -m ecgbyte.cli train ...`` (or ``torchrun``); each process takes
+its slice of every global batch.
 """
 
 from __future__ import annotations
@@ -24,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import shutil
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
@@ -38,47 +32,25 @@ from ecgbyte.data.sequences import (
     IGNORE_INDEX,
     EncodedCache,
     Example,
-    SequenceBuilder,
     SequenceLayout,
-    TruncationPolicy,
     build_examples,
     collate,
 )
+from ecgbyte.ecg_tokenizer import EcgTokenizer
 from ecgbyte.elm import model as M
+from ecgbyte.elm.checkpoint import load_training_state, save_checkpoint
 from ecgbyte.elm.config import TrainConfig, lr_at
+from ecgbyte.elm.run import RunDir, latest_checkpoint, make_builder
 from ecgbyte.errors import ConfigError, DatasetError, ModelError
 from ecgbyte.fileio import write_json
 
 log = logging.getLogger(__name__)
 
 
-def policy_of(cfg: TrainConfig) -> TruncationPolicy:
-    """The truncation policy a config describes (the same object rule for training and evaluation)."""
-    if cfg.ecg_input == "encoder":  # k soft-token slots per ECG: no lead/second/token selection
-        return TruncationPolicy(truncate=cfg.truncate)
-    return TruncationPolicy(
-        keep_leads=cfg.keep_leads,
-        max_seconds=cfg.max_seconds,
-        max_ecg_tokens=cfg.max_ecg_tokens,
-        truncate=cfg.truncate,
-    )
-
-
-def make_builder(cfg: TrainConfig, layout: SequenceLayout, text_tokenizer: Any) -> SequenceBuilder:
-    return SequenceBuilder(
-        layout,
-        policy_of(cfg),
-        max_length=cfg.max_length,
-        encode_text=M.encode_text_fn(text_tokenizer),
-        answer_reserve=cfg.max_new_tokens + 1,
-        no_signal=cfg.no_signal,
-    )
-
-
-def prepare_run(cfg: TrainConfig, train_items: Sequence[QAItem], ecg_tokenizer: Any, run_dir: Path) -> tuple:
+def prepare_run(
+    cfg: TrainConfig, train_items: Sequence[QAItem], ecg_tokenizer: EcgTokenizer, run_dir: Path
+) -> tuple[Any, Any, SequenceLayout]:
     """Fresh run: write config, tokenizers, layout (and the tiny base model); return (model, text_tok, layout)."""
-    from ecgbyte.data.sequences import tokenizer_hash
-
     if cfg.model != "tiny":
         M.check_model_path(cfg.model)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -88,11 +60,11 @@ def prepare_run(cfg: TrainConfig, train_items: Sequence[QAItem], ecg_tokenizer: 
         text_tok = M.train_text_tokenizer(texts, vocab_size=cfg.text_vocab_size)
     else:
         text_tok = M.load_text_tokenizer(cfg.model)
-    leads = cfg.keep_leads or tuple(getattr(ecg_tokenizer, "leads", ()))
+    leads = cfg.keep_leads or tuple(ecg_tokenizer.leads)
     layout = M.add_markers(
         text_tok,
         ecg_vocab_size=ecg_tokenizer.vocab_size,
-        tokenizer_hash=tokenizer_hash(ecg_tokenizer),
+        tokenizer_hash=ecg_tokenizer.hash(),
         lead_names=leads if cfg.lead_markers else None,
     )
     text_tok.save_pretrained(str(run_dir / "text_tokenizer"))
@@ -110,20 +82,8 @@ def prepare_run(cfg: TrainConfig, train_items: Sequence[QAItem], ecg_tokenizer: 
 
     torch.manual_seed(cfg.seed)  # LoRA's random init (kaiming A) is seeded too
     model = M.apply_finetuning(model, cfg, first_new_row=first_new)
-    if cfg.ecg_input == "encoder":  # two-stage: projector from frozen encoder features (elm.two_stage)
-        from ecgbyte.elm.two_stage import wrap_llm
-
-        model = wrap_llm(model, cfg, layout, ecg_tokenizer)
-    return model, text_tok, layout
-
-
-def base_dir_of(cfg: TrainConfig, run_dir: Path) -> Path:
-    return run_dir / "base" if cfg.model == "tiny" else Path(cfg.model)
-
-
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    p = run_dir / "latest.json"
-    return run_dir / "checkpoints" / json.loads(p.read_text())["checkpoint"] if p.exists() else None
+    # the ECG tokenizer adds what its input needs (two-stage: a projector from encoder features)
+    return ecg_tokenizer.wrap_model(model, cfg, layout), text_tok, layout
 
 
 def batch_indices(
@@ -156,7 +116,7 @@ def train(
     cfg: TrainConfig,
     train_items: Sequence[QAItem],
     *,
-    ecg_tokenizer: Any,
+    ecg_tokenizer: EcgTokenizer,
     run_dir: str | Path,
     resume: bool = False,
     stop_after: int | None = None,
@@ -169,8 +129,9 @@ def train(
     ----------
     cfg : the run's config (on resume, the one in ``run_dir/config.json`` is used and must match).
     train_items : QA items of the training split.
-    ecg_tokenizer : a trained ``ECGByteTokenizer``; on resume its hash must match the run's.
-    run_dir : run directory (see the module docstring).
+    ecg_tokenizer : a trained ECG tokenizer (:class:`ecgbyte.ecg_tokenizer.EcgTokenizer`); on resume
+        its hash must match the run's.
+    run_dir : run directory (see :mod:`ecgbyte.elm.run`).
     resume : continue from ``latest.json``'s checkpoint.
     stop_after : stop (with a checkpoint) after this optimizer step, as if killed; for tests.
     cache_dir : optional on-disk cache of encoded ECGs (``.npz`` per record and tokenizer).
@@ -203,25 +164,18 @@ def train(
         project_dir=str(run_dir),
     )
     if ckpt is not None:
-        from ecgbyte.data.sequences import tokenizer_hash
-
-        layout = SequenceLayout.from_dict(json.loads((run_dir / "layout.json").read_text()))
-        layout.check_tokenizer(tokenizer_hash(ecg_tokenizer), where=str(run_dir))
-        saved = TrainConfig.load(run_dir / "config.json")
-        if saved.to_dict() != cfg.to_dict():
+        run = RunDir(run_dir, ecg_tokenizer=ecg_tokenizer)
+        if run.config.to_dict() != cfg.to_dict():
             raise ConfigError(
                 f"{run_dir}: the config differs from the run's config.json; resume with the same options"
             )
-        text_tok = M.load_text_tokenizer(run_dir / "text_tokenizer")
-        model = M.load_weights(
-            ckpt / "weights", cfg, base_dir=base_dir_of(cfg, run_dir), layout=layout, is_trainable=True
-        )
-        state = json.loads((ckpt / "state.json").read_text())
-        start_step = int(state["step"])
+        layout, text_tok = run.layout, run.text_tokenizer
+        _ = run.ecg_tokenizer  # checks its hash against the run's layout
+        model = M.load_weights(ckpt / "weights", cfg, base_dir=run.base_dir, layout=layout, is_trainable=True)
+        model = ecg_tokenizer.restore_model(model, ckpt / "weights", is_trainable=True)
     else:
         with acc.main_process_first():  # the main process writes the run's files, then the others read
             model, text_tok, layout = prepare_run(cfg, train_items, ecg_tokenizer, run_dir)
-        start_step = 0
 
     cache = EncodedCache(ecg_tokenizer, cache_dir)
     examples = build_examples(train_items, make_builder(cfg, layout, text_tok), cache)
@@ -231,9 +185,7 @@ def train(
     torch.manual_seed(cfg.seed)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = _adamw(torch, params, cfg)
-    if ckpt is not None:
-        opt.load_state_dict(torch.load(ckpt / "optimizer.pt", map_location="cpu", weights_only=True))
-        _set_rng_state(torch, torch.load(ckpt / "rng.pt", map_location="cpu", weights_only=True))
+    start_step = load_training_state(ckpt, opt) if ckpt is not None else 0
     model, opt = acc.prepare(model, opt)
     model.train()
     if trackers:
@@ -316,32 +268,6 @@ def train(
     }
 
 
-def save_checkpoint(
-    acc: Any, model: Any, opt: Any, run_dir: Path, step: int, total: int, keep: int = 2
-) -> Path:
-    """Write ``checkpoints/step-N`` via a temp dir + rename, point ``latest.json`` at it, prune old ones."""
-    import torch
-
-    acc.wait_for_everyone()
-    final = run_dir / "checkpoints" / f"step-{step:07d}"
-    if acc.is_main_process:
-        tmp = final.with_name(final.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        M.save_weights(acc.unwrap_model(model), tmp / "weights")
-        torch.save(opt.state_dict(), tmp / "optimizer.pt")
-        torch.save(_rng_state(torch), tmp / "rng.pt")
-        write_json(tmp / "state.json", {"step": step, "total_steps": total})
-        shutil.rmtree(final, ignore_errors=True)
-        tmp.rename(final)
-        write_json(run_dir / "latest.json", {"checkpoint": final.name, "step": step})
-        old = sorted(p for p in final.parent.glob("step-*") if p.is_dir() and not p.name.endswith(".tmp"))
-        for p in old[:-keep]:
-            shutil.rmtree(p, ignore_errors=True)
-    acc.wait_for_everyone()
-    return final
-
-
 def _warn_long_answers(examples: Sequence[Example], max_new_tokens: int, run_dir: Path) -> int:
     """Count (and warn about) training answers that generation with ``max_new_tokens`` would cut."""
     lengths = [sum(1 for t in ex.labels if t != IGNORE_INDEX) for ex in examples]  # answer + <eos>
@@ -353,22 +279,6 @@ def _warn_long_answers(examples: Sequence[Example], max_new_tokens: int, run_dir
             run_dir, n_long, len(lengths), max_new_tokens, max(lengths),
         )  # fmt: skip
     return n_long
-
-
-def _rng_state(torch: Any) -> dict[str, Any]:
-    """PyTorch's CPU generator and, on a GPU, the CUDA generators (dropout draws from those there)."""
-    state = {"cpu": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(torch: Any, state: Any) -> None:
-    if not isinstance(state, dict):  # checkpoints written before the CUDA state was saved
-        state = {"cpu": state}
-    torch.set_rng_state(state["cpu"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def _truncate_log(path: Path, step: int) -> None:
@@ -391,9 +301,6 @@ def _trackers() -> list[str]:
     return out
 
 
-__all__ = ["Example", "batch_indices", "latest_checkpoint", "lr_at", "policy_of", "save_checkpoint", "train"]
-
-
 def _adamw(torch: Any, params: list, cfg: TrainConfig) -> Any:
     """AdamW, fused into one kernel where this torch build supports it for these tensors.
 
@@ -405,3 +312,6 @@ def _adamw(torch: Any, params: list, cfg: TrainConfig) -> Any:
         return torch.optim.AdamW(params, fused=True, **kwargs)
     except (RuntimeError, ValueError, TypeError):
         return torch.optim.AdamW(params, **kwargs)
+
+
+__all__ = ["batch_indices", "prepare_run", "total_steps_of", "train"]

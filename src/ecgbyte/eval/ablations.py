@@ -23,7 +23,6 @@ features. Every prompt carries its ECGs' features (``Example.ecg_features``) as 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,6 +31,13 @@ import numpy as np
 from ecgbyte.errors import DatasetError
 
 ABLATIONS: tuple[str, ...] = ("no_signal", "blackout", "noise", "shuffled")
+# what each ablation does, in words (tables, the report, the flag sentence)
+ABLATION_TITLES: dict[str, str] = {
+    "no_signal": "no signal (ECG tokens removed)",
+    "blackout": "blackout (flat 0 mV line)",
+    "noise": "noise (Gaussian, added in mV)",
+    "shuffled": "shuffled (another patient's ECG)",
+}
 
 
 def different_patient_permutation(patients: Sequence[str], *, seed: int) -> np.ndarray:
@@ -105,7 +111,7 @@ def ablation_examples(
 
     Parameters
     ----------
-    run : a loaded run (:func:`ecgbyte.elm.generate.load_run`).
+    run : an open :class:`~ecgbyte.elm.run.RunDir`.
     items : ``QAItem`` s.
     kind : ``"baseline"`` or one of :data:`ABLATIONS`.
     seed : seeds the noise and the shuffling.
@@ -113,19 +119,18 @@ def ablation_examples(
     cache : an ``EncodedCache`` of the run's ECG tokenizer (shared between calls to encode once).
     """
     from ecgbyte.data.sequences import EncodedCache
-    from ecgbyte.elm.train import make_builder
 
     if kind not in ("baseline", *ABLATIONS):
         raise DatasetError(f"unknown ablation {kind!r}; choose baseline or one of {', '.join(ABLATIONS)}")
     if kind == "noise" and not noise_std_mv > 0:
         raise DatasetError(f"noise_std_mv must be > 0 mV, got {noise_std_mv!r}")
-    cfg, lay = run.config, run.layout
+    cfg = run.config
     cache = cache or EncodedCache(run.ecg_tokenizer)
     if kind == "no_signal":
         # the run's own builder (same truncation as training) with the ECG part left out
-        builder = make_builder(dataclasses.replace(cfg, no_signal=True), lay, run.text_tokenizer)
+        builder = run.builder(no_signal=True)
         return [_build(builder, [], it) for it in items]
-    builder = make_builder(cfg, lay, run.text_tokenizer)
+    builder = run.builder()
     if cfg.no_signal:  # a text-only run: every ablation equals the baseline
         return [_build(builder, [], it) for it in items]
     sources = list(items)
@@ -178,4 +183,10 @@ def generate_sorted(
     return out
 
 
-__all__ = ["ABLATIONS", "ablation_examples", "different_patient_permutation", "generate_sorted"]
+__all__ = [
+    "ABLATIONS",
+    "ABLATION_TITLES",
+    "ablation_examples",
+    "different_patient_permutation",
+    "generate_sorted",
+]

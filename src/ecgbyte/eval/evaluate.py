@@ -10,74 +10,61 @@ interval over its test items instead, paired for the drops (:mod:`ecgbyte.eval.b
 ``summary["interval"]`` says which, in words. ``ignores_ecg`` is set when no ablation lowers the
 primary metric by at least ``flag_threshold`` points: the model answers without the ECG.
 
-Outputs: ``evaluation_<split>.json`` (everything), ``evaluation_<split>.md`` (tables) and, per
-run, ``RUN_DIR/eval/<split>_predictions.jsonl`` (baseline and ablated answers per item).
+Outputs: ``evaluation_<split>.json`` (everything) and, per run,
+``RUN_DIR/eval/<split>_predictions.jsonl`` (baseline and ablated answers per item); the report
+layer (:mod:`ecgbyte.report`) turns the summary into Markdown tables and the HTML page.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ecgbyte.errors import ConfigError, DatasetError
-from ecgbyte.eval.ablations import ABLATIONS, ablation_examples, generate_sorted
+from ecgbyte.data.items import QAItem
+from ecgbyte.elm.run import RunDir
+from ecgbyte.errors import ConfigError
+from ecgbyte.eval.ablations import ABLATION_TITLES, ABLATIONS, ablation_examples, generate_sorted
 from ecgbyte.eval.bootstrap import bootstrap_run, interval_label, item_statistics
-from ecgbyte.eval.metrics import METRICS, compute_metrics_items
+from ecgbyte.eval.metrics import METRICS, accuracy_by_type, compute_metrics_items
 from ecgbyte.eval.stats import format_interval, summarize_runs
 
-ABLATION_TITLES: dict[str, str] = {
-    "no_signal": "no signal (ECG tokens removed)",
-    "blackout": "blackout (flat 0 mV line)",
-    "noise": "noise (Gaussian, added in mV)",
-    "shuffled": "shuffled (another patient's ECG)",
-}
+
+def items_for_run(run: RunDir | str | os.PathLike[str], split: str) -> list[QAItem]:
+    """The QA items of ``split`` of a run, rebuilt from its stored dataset spec (once per ``RunDir``)."""
+    return RunDir.open(run).items(split)
 
 
-def items_for_run(run: Any, split: str) -> list[Any]:
-    """The QA items of ``split`` for a loaded run, rebuilt from its stored dataset spec."""
-    from ecgbyte.data.registry import load_splits
+def generate_split(
+    run: RunDir | str | os.PathLike[str],
+    split: str,
+    out: str | os.PathLike[str],
+    *,
+    limit: int | None = None,
+    batch_size: int = 32,
+    max_new_tokens: int | None = None,
+    num_beams: int | None = None,
+) -> dict[str, Any]:
+    """Answer every item of ``split`` (``ecgbyte generate``): predictions JSONL at ``out``.
 
-    spec = run.config.extra.get("data") or _demo_spec(Path(run.run_dir))
-    if not spec:
-        raise DatasetError(
-            f"{run.run_dir}: config.json has no extra.data dataset spec, so the {split!r} split "
-            "cannot be rebuilt; pass the items explicitly (evaluate_run(..., items=...))"
-        )
-    splits = load_splits(spec)
-    if split not in splits:
-        raise DatasetError(f"unknown split {split!r}; choose one of {', '.join(splits)}")
-    if not splits[split]:
-        raise DatasetError(f"{run.run_dir}: the {split!r} split is empty; choose another --split")
-    return list(splits[split])
-
-
-def _demo_spec(run_dir: Path) -> dict[str, Any] | None:
-    """Dataset spec of an ``ecgbyte demo`` run (``<out>/with_signal``) from ``<out>/results.json``.
-
-    The demo's data is :func:`ecgbyte.data.synthetic_qa.synthetic_splits` with the demo's seed,
-    number of ECGs, rate and leads; older demo runs do not store the spec in their config.
+    Returns ``{"n", "out", "exact_match"}`` with the exact-match accuracy per question type.
     """
-    p = run_dir.parent / "results.json"
-    try:
-        res = json.loads(p.read_text())
-        tok = res["ecg_tokenizer"]
-        return {
-            "name": "synthetic",
-            "n_ecgs": int(res["n_ecgs"]),
-            "seed": int(res["seed"]),
-            "target_fs": float(tok["fs"]),
-            "leads": list(tok["leads"]),
-        }
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    from ecgbyte.elm.generate import predict
+    from ecgbyte.fileio import write_jsonl
+
+    run = RunDir.open(run)
+    items = run.items(split)[:limit]
+    rows = predict(run, items, batch_size=batch_size, max_new_tokens=max_new_tokens, num_beams=num_beams)
+    write_jsonl(out, rows)
+    return {"n": len(rows), "out": str(out), "exact_match": accuracy_by_type(rows)}
 
 
 def evaluate_one(
-    run: Any,
-    items: Sequence[Any],
+    run: RunDir,
+    items: Sequence[QAItem],
     *,
     ablations: Sequence[str] = ABLATIONS,
     batch_size: int = 32,
@@ -139,10 +126,10 @@ def evaluate_one(
 
 
 def evaluate_run(
-    run_dirs: str | Path | Sequence[str | Path],
+    run_dirs: RunDir | str | os.PathLike[str] | Sequence[RunDir | str | os.PathLike[str]],
     split: str = "test",
     *,
-    items: Sequence[Any] | None = None,
+    items: Sequence[QAItem] | None = None,
     ablations: Sequence[str] = ABLATIONS,
     limit: int | None = None,
     batch_size: int = 32,
@@ -159,7 +146,7 @@ def evaluate_run(
 
     Parameters
     ----------
-    run_dirs : one or several training run directories.
+    run_dirs : one or several training run directories (paths or open :class:`RunDir` s).
     split : split name of the run's dataset spec (``train``/``valid``/``test``).
     items : evaluate these ``QAItem`` s instead of rebuilding the split.
     ablations : which of :data:`~ecgbyte.eval.ablations.ABLATIONS` to run (``()``: none).
@@ -171,7 +158,8 @@ def evaluate_run(
     primary : the metric whose drop decides ``ignores_ecg``.
     flag_threshold : minimum drop (points) of ``primary`` that counts as "the model uses the ECG".
     n_resamples : bootstrap resamples of the test items for a single run (0: no interval).
-    out : JSON path to write (with a ``.md`` twin); ``None`` writes nothing but the per-run rows.
+    out : JSON path to write; ``None`` writes nothing but the per-run rows. The Markdown tables
+        are :func:`ecgbyte.report.to_markdown` (``ecgbyte evaluate`` writes them beside the JSON).
 
     Returns
     -------
@@ -180,10 +168,9 @@ def evaluate_run(
     ``notes``, ``warnings``, ``ignores_ecg``, ``flag`` (one sentence: does the model use the
     ECG, and which ablation hurts most) and ``wall_s``.
     """
-    from ecgbyte.elm.generate import load_run
     from ecgbyte.fileio import write_json, write_jsonl
 
-    dirs = [run_dirs] if isinstance(run_dirs, (str, Path)) else list(run_dirs)
+    dirs = [run_dirs] if isinstance(run_dirs, (str, os.PathLike, RunDir)) else list(run_dirs)
     if not dirs:
         raise ConfigError("evaluate_run needs at least one run directory")
     bad = [a for a in ablations if a not in ABLATIONS]
@@ -195,9 +182,9 @@ def evaluate_run(
         raise ConfigError(f"primary metric {primary!r} is not one of {', '.join(METRICS)}")
     t0 = time.perf_counter()
     per_run = []
-    for d in dirs:
-        run = load_run(d)
-        its = list(items) if items is not None else items_for_run(run, split)
+    runs = [RunDir.open(d) for d in dirs]
+    for run in runs:
+        its = list(items) if items is not None else run.items(split)
         its = its[:limit] if limit else its
         res = evaluate_one(
             run,
@@ -210,20 +197,18 @@ def evaluate_run(
             ablation_nlg=ablation_nlg,
             n_resamples=n_resamples,
         )
-        write_jsonl(Path(d) / "eval" / f"{split}_predictions.jsonl", res.pop("rows"))
+        write_jsonl(run.predictions_path(split), res.pop("rows"))
         per_run.append(res)
     summary = _summarize(per_run, ablations, primary, flag_threshold)
     summary.update(
         split=split,
-        run_dirs=[str(d) for d in dirs],
+        run_dirs=[str(r.path) for r in runs],
         seed=seed,
         noise_std_mv=noise_std_mv,
         wall_s=round(time.perf_counter() - t0, 3),
     )
     if out is not None:
-        p = write_json(out, summary)
-        md = p.with_suffix(".md")
-        md.write_text(to_markdown(summary))
+        write_json(out, summary)
     return summary
 
 
@@ -311,63 +296,6 @@ def _dicts(d: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.to_dict() if v is not None else None) for k, v in d.items()}
 
 
-def fmt_interval(iv: dict[str, Any] | None, digits: int = 2, signed: bool = False) -> str:
-    """``"12.34 ± 0.56"`` (t), ``"12.34 [11.80, 12.90]"`` (bootstrap), ``"—"`` when not computed."""
-    return format_interval(iv, digits, signed)
-
-
-def interval_text(summary: dict[str, Any]) -> str:
-    """The summary's interval kind in words (older JSONs without ``interval`` included)."""
-    iv = summary.get("interval")
-    if iv:
-        return iv["label"]
-    n = summary["n_runs"]
-    return interval_label("t", n) if n > 1 else interval_label("none", 1)
-
-
-def to_markdown(summary: dict[str, Any]) -> str:
-    """Markdown tables: metrics and ablations (score and drop), intervals labelled by kind."""
-    n = summary["n_runs"]
-    ci = interval_text(summary)
-    lines = [
-        f"# Evaluation on `{summary['split']}` ({n} run{'s' if n > 1 else ''}, "
-        f"{', '.join(map(str, summary['n_items']))} items)",
-        "",
-        f"**{summary['flag']}**" if summary.get("ablations") else "",
-        "",
-        f"Scores in points (0-100); intervals: {ci}.",
-        "",
-        "| metric | score |",
-        "|---|---|",
-    ]
-    for m in METRICS:
-        iv = summary["metrics"].get(m)
-        note = summary["notes"].get(m, "")
-        cell = fmt_interval(iv) if iv is not None else f"— ({note})" if note else "—"
-        lines.append(f"| {summary['labels'].get(m, m)} | {cell} |")
-    if summary["ablations"]:
-        kinds = [k for k in ABLATIONS if k in summary["ablations"]]
-        lines += [
-            "",
-            f"## Signal-use ablations (drop = baseline − ablated, points; flag on {summary['primary']}; "
-            f"{ci}{', paired' if summary.get('interval', {}).get('method') == 'bootstrap' else ''})",
-            "",
-            "| metric | baseline | " + " | ".join(f"{k} (drop)" for k in kinds) + " |",
-            "|---|---|" + "---|" * len(kinds),
-        ]
-        for m in METRICS:
-            if summary["metrics"].get(m) is None:
-                continue
-            cells = []
-            for k in kinds:
-                s, dr = summary["ablations"][k]["scores"].get(m), summary["ablations"][k]["drop"].get(m)
-                cells.append("—" if s is None else f"{fmt_interval(s)} ({fmt_interval(dr, signed=True)})")
-            lines.append(f"| {m} | {fmt_interval(summary['metrics'][m])} | " + " | ".join(cells) + " |")
-    for w in summary["warnings"]:
-        lines.append(f"\n> warning: {w}")
-    return "\n".join(lines) + "\n"
-
-
 def load_evaluation(path: str | Path) -> dict[str, Any]:
     """Read an ``evaluation_<split>.json`` written by :func:`evaluate_run`."""
     p = Path(path)
@@ -379,13 +307,4 @@ def load_evaluation(path: str | Path) -> dict[str, Any]:
         ) from exc
 
 
-__all__ = [
-    "ABLATION_TITLES",
-    "evaluate_one",
-    "evaluate_run",
-    "fmt_interval",
-    "interval_text",
-    "items_for_run",
-    "load_evaluation",
-    "to_markdown",
-]
+__all__ = ["evaluate_one", "evaluate_run", "generate_split", "items_for_run", "load_evaluation"]

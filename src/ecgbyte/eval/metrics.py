@@ -70,6 +70,20 @@ def exact_match(prediction: str, reference: str) -> bool:
     return _answer_set(prediction) == _answer_set(reference)
 
 
+def accuracy_by_type(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """:func:`exact_match` accuracy (0-1) per ``question_type`` of prediction rows, and ``"all"``.
+
+    Rows are :func:`ecgbyte.elm.generate.predict`'s (``prediction``, ``reference``,
+    ``question_type``); the same rule as the ``accuracy`` metric of :func:`compute_metrics`.
+    """
+    groups: dict[str, list[bool]] = {}
+    for r in rows:
+        hit = exact_match(r["prediction"], r["reference"])
+        groups.setdefault(r["question_type"], []).append(hit)
+        groups.setdefault("all", []).append(hit)
+    return {k: sum(v) / len(v) for k, v in sorted(groups.items())}
+
+
 def token_f1(prediction: str, reference: str) -> float:
     """SQuAD bag-of-tokens F1 in [0, 1] between normalised answers (1.0 if both are empty)."""
     p, r = normalize_answer(prediction).split(), normalize_answer(reference).split()

@@ -7,10 +7,11 @@ Unlike :mod:`ecgbyte.viz.signals` (pipeline stages) and :mod:`ecgbyte.viz.tokeni
 - :func:`plot_reconstruction`: the signal rebuilt from tokens (bin centres) over the input;
 - :func:`plot_token_usage`: rank-frequency of token ids and a gallery of the most used tokens
   drawn as waveforms (dequantized bin centres, time at the tokenizer's rate);
-- :func:`answer_attention` + :func:`plot_attention`: attention from the generated answer tokens
-  to the ECG tokens of the prompt (eager attention, mean over layers, heads and answer tokens),
-  painted onto the signal over each token's time span.
+- :func:`plot_attention`: attention from the generated answer tokens to the ECG tokens of the
+  prompt (an :class:`ecgbyte.elm.attention.AttentionMap`, computed by the model side), painted
+  onto the signal over each token's time span.
 
+The functions here only draw: they take signals, tokenizers, encodings and maps, never a model.
 Figures use matplotlib's object API on an Agg canvas and are written atomically as PNG.
 """
 
@@ -19,7 +20,6 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -241,107 +241,20 @@ def plot_token_usage(
 
 
 # ---------------------------------------------------------------------------- attention
-@dataclass
-class AttentionMap:
-    """Attention of the generated answer to the ECG tokens of one prompt.
-
-    ``encoding`` is the full tokenizer encoding of the (first) ECG; ``weights`` float64
-    ``[n_tokens]`` is the mean attention each token received (NaN where the truncation policy
-    kept it out of the prompt); ``answer`` the generated text; ``ecg_share`` the fraction of all
-    attention that went to ECG tokens.
-    """
-
-    encoding: Any
-    weights: np.ndarray
-    answer: str
-    question: str
-    ecg_share: float
-
-
-def _kept_counts(lengths: Sequence[int], n_in_prompt: int) -> list[int]:
-    """Per-lead prefix lengths whose sum is ``n_in_prompt`` (the builder's water-filling rule)."""
-    lengths = list(lengths)
-    if sum(lengths) == n_in_prompt:
-        return lengths
-    for c in range(max(lengths, default=0) + 1):
-        if sum(min(x, c) for x in lengths) == n_in_prompt:
-            return [min(x, c) for x in lengths]
-    raise ConfigError(f"cannot map {n_in_prompt} prompt ECG tokens back onto leads of {lengths} tokens")
-
-
-def answer_attention(run: Any, ecg: Ecg, question: str, *, max_new_tokens: int | None = None) -> AttentionMap:
-    """Generate an answer for ``(ecg, question)`` with a loaded run and collect its attention to the ECG.
-
-    ``run`` is :func:`ecgbyte.elm.generate.load_run`'s result. The answer is decoded greedily,
-    then one forward pass over prompt + answer with eager attention gives, for every answer
-    position, the attention over the prompt; it is averaged over layers, heads and answer
-    positions and each ECG token's share is mapped back to its span in the encoding.
-    """
-    import torch
-
-    from ecgbyte.data.sequences import EncodedEcg
-    from ecgbyte.elm.generate import generate_answers
-    from ecgbyte.elm.train import make_builder
-
-    lay = run.layout
-    enc = run.ecg_tokenizer.encode(ecg)
-    eenc = EncodedEcg.from_encoding(enc, enc.leads)
-    ex = make_builder(run.config, lay, run.text_tokenizer).build([eenc], question, None, item_id=ecg.name)
-    answer = generate_answers(
-        run.model,
-        run.text_tokenizer,
-        [ex],
-        lay,
-        batch_size=1,
-        max_new_tokens=max_new_tokens or run.config.max_new_tokens,
-    )[0]
-    a_ids = run.text_tokenizer(answer, add_special_tokens=False)["input_ids"] if answer else []
-    ids = ex.input_ids[: ex.prompt_len] + list(a_ids) + [lay.eos_id]
-    model = run.model
-    if hasattr(model, "set_attn_implementation"):
-        try:
-            model.set_attn_implementation("eager")
-        except Exception:  # older transformers: fall back to the config flag
-            model.config._attn_implementation = "eager"
-    with torch.no_grad():
-        out = model(input_ids=torch.tensor([ids]), output_attentions=True)
-    att = torch.stack([a[0] for a in out.attentions]).float()  # [layers, heads, q, k]
-    q = np.arange(ex.prompt_len - 1, len(ids) - 1)  # positions that predict the answer tokens
-    per_key = att[:, :, q, :].mean(dim=(0, 1, 2)).numpy()  # [k]
-    ids_arr = np.asarray(ids[: ex.prompt_len])
-    ecg_pos = np.flatnonzero(ids_arr >= lay.ecg_offset)
-    ecg_pos = (
-        ecg_pos[: int(np.argmax(ids_arr == lay.ecg_end_id))] if np.any(ids_arr == lay.ecg_end_id) else ecg_pos
-    )
-    names, lengths = _prompt_leads(run, eenc)
-    kept = _kept_counts(lengths, ecg_pos.size)
-    weights = np.full(len(enc), np.nan)
-    pos = iter(per_key[ecg_pos].tolist())
-    for name, k in zip(names, kept):
-        i = list(enc.leads).index(name)
-        o = int(enc.lead_offsets[i])
-        weights[o : o + k] = [next(pos) for _ in range(k)]
-    share = float(per_key[ecg_pos].sum() / max(per_key.sum(), 1e-12))
-    return AttentionMap(enc, weights, answer, question, share)
-
-
-def _prompt_leads(run: Any, eenc: Any) -> tuple[list[str], list[int]]:
-    from ecgbyte.elm.train import policy_of
-
-    per_lead, names, _ = policy_of(run.config).select(eenc)
-    return names, [int(x.size) for x in per_lead]
-
-
 def plot_attention(
     ecg: Ecg,
     tokenizer: Any,
-    amap: AttentionMap,
+    amap: Any,
     path: str | os.PathLike[str],
     *,
     seconds: float | None = None,
     dpi: int = 110,
 ) -> Path:
-    """Paint each ECG token's attention over its time span, under the signal, one panel per lead."""
+    """Paint each ECG token's attention over its time span, under the signal, one panel per lead.
+
+    ``amap`` is an :class:`ecgbyte.elm.attention.AttentionMap` (``encoding``, ``weights``,
+    ``answer``, ``question``, ``ecg_share``).
+    """
     prep = tokenizer.prepare(ecg)
     enc, w = amap.encoding, amap.weights
     fs = float(prep.fs)
@@ -402,80 +315,7 @@ def plot_attention(
     return save_figure(fig, path, dpi=dpi)
 
 
-DEFAULT_QUESTION = "What is the rhythm of this ECG?"
-
-
-def explain(
-    record: str | os.PathLike[str] | Ecg,
-    run_dir: str | os.PathLike[str],
-    out_dir: str | os.PathLike[str],
-    *,
-    question: str = DEFAULT_QUESTION,
-    seconds: float | None = 4.0,
-    top_k: int = 12,
-    usage_ecgs: Sequence[Ecg] | None = None,
-) -> dict[str, Path]:
-    """Write every interpretability picture of one record under a trained run into ``out_dir``.
-
-    Parameters
-    ----------
-    record : a record file (anything :func:`ecgbyte.io.read_record` reads) or an ``Ecg``.
-    run_dir : training run directory (its ``ecg_tokenizer/`` and latest checkpoint are used).
-    out_dir : folder for the PNGs.
-    question : the question whose answer's attention is drawn.
-    seconds : time window of the span and reconstruction plots (``None``: whole record).
-    top_k : size of the token galleries.
-    usage_ecgs : count token usage over these ECGs (e.g. a test split) instead of the record alone.
-
-    Returns
-    -------
-    ``{"token_spans", "reconstruction", "token_usage", "token_shapes", "attention": path}``
-    (``token_shapes`` is absent when the record has no multi-symbol token).
-
-    Raises
-    ------
-    ConfigError
-        for a two-stage run (``--ecg-input encoder``): every picture needs ECG-Byte tokens.
-    """
-    from ecgbyte.elm.generate import load_run
-
-    run = load_run(run_dir)
-    if run.config.ecg_input == "encoder":
-        raise ConfigError(
-            f"{run_dir}: a two-stage run (--ecg-input encoder) reads the ECG as {run.ecg_tokenizer.k} "
-            "soft tokens from a frozen encoder, not as ECG-Byte tokens, so there are no token spans, "
-            "token gallery or attention onto token spans to draw; explain an end-to-end run instead"
-        )
-    if isinstance(record, Ecg):
-        ecg = record
-    else:
-        from ecgbyte.io import read_record
-
-        ecg = read_record(record, leads=run.ecg_tokenizer.leads)
-    tok = run.ecg_tokenizer
-    out = Path(out_dir)
-    encs = [tok.encode(ecg)] if not usage_ecgs else [tok.encode(e) for e in usage_ecgs]
-    paths = {
-        "token_spans": plot_token_spans(ecg, tok, out / "token_spans.png", seconds=seconds),
-        "reconstruction": plot_reconstruction(ecg, tok, out / "reconstruction.png", seconds=seconds),
-        "token_usage": plot_token_usage(encs, tok, out / "token_usage.png", top_k=top_k),
-    }
-    try:
-        paths["token_shapes"] = plot_token_usage(
-            encs, tok, out / "token_shapes.png", top_k=top_k, shapes_only=True
-        )
-    except ConfigError:
-        pass
-    amap = answer_attention(run, ecg, question)
-    paths["attention"] = plot_attention(ecg, tok, amap, out / "attention.png")
-    return paths
-
-
 __all__ = [
-    "DEFAULT_QUESTION",
-    "AttentionMap",
-    "answer_attention",
-    "explain",
     "plot_attention",
     "plot_reconstruction",
     "plot_token_spans",

@@ -21,8 +21,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ecgbyte.errors import ConfigError
+from ecgbyte.elm.run import RunDir
+from ecgbyte.errors import ConfigError, ModelError
+from ecgbyte.eval.ablations import ABLATION_TITLES, ABLATIONS
+from ecgbyte.eval.metrics import METRICS
+from ecgbyte.eval.stats import format_interval
 from ecgbyte.fileio import atomic_write_text
+from ecgbyte.report.explain import DEFAULT_QUESTION, explain
+from ecgbyte.report.markdown import interval_text, write_evaluation
 
 _CSS = """
 body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;color:#222}
@@ -68,9 +74,7 @@ _PICTURES = (
 
 def _cell(iv: dict[str, Any] | None, signed: bool = False, digits: int = 2) -> str:
     """An interval as table-cell HTML; a bootstrap interval goes on a second, smaller line."""
-    from ecgbyte.eval.evaluate import fmt_interval
-
-    text = fmt_interval(iv, digits, signed=signed)
+    text = format_interval(iv, digits, signed=signed)
     if iv is not None and iv.get("method") == "bootstrap" and " [" in text:
         point, bounds = text.split(" [", 1)
         return f"{html.escape(point)}<br><span class='ci'>[{html.escape(bounds)}</span>"
@@ -83,9 +87,6 @@ def ablation_chart(summary: dict[str, Any], *, dpi: int = 110) -> bytes | None:
     Horizontal bars (points, 0-100), whiskers from each interval's low to high when there is
     one, the baseline as a dashed line. ``None`` when no ablation was run.
     """
-    from ecgbyte.eval.ablations import ABLATIONS
-    from ecgbyte.eval.evaluate import ABLATION_TITLES, interval_text
-
     primary = summary["primary"]
     base = summary["metrics"].get(primary)
     kinds = [k for k in ABLATIONS if k in (summary.get("ablations") or {})]
@@ -148,10 +149,6 @@ def render_html(
 
     ``picture_note``: a paragraph under "Interpretability" saying why pictures are missing.
     """
-    from ecgbyte.eval.ablations import ABLATIONS
-    from ecgbyte.eval.evaluate import ABLATION_TITLES, interval_text
-    from ecgbyte.eval.metrics import METRICS
-
     esc = html.escape
     n = summary["n_runs"]
     ci = interval_text(summary)
@@ -242,7 +239,7 @@ def render_html(
 
 
 def build_report(
-    run_dir: str | os.PathLike[str],
+    run_dir: RunDir | str | os.PathLike[str],
     *,
     split: str = "test",
     record: Any = None,
@@ -255,7 +252,8 @@ def build_report(
 
     Parameters
     ----------
-    run_dir : a training run directory.
+    run_dir : a training run directory (or an open :class:`~ecgbyte.elm.run.RunDir`). The model,
+        the tokenizers and the splits are loaded once and shared by the evaluation and the pictures.
     split : split to evaluate when ``RUN_DIR/evaluation_<split>.json`` is missing.
     record : record file or ``Ecg`` for the pictures (default: the first ECG of the split).
     out : HTML path (default ``RUN_DIR/report.html``).
@@ -263,35 +261,31 @@ def build_report(
     usage_ecgs : number of distinct ECGs of the split whose token usage is plotted.
     evaluate_kwargs : passed to :func:`ecgbyte.eval.evaluate.evaluate_run` (``limit``, ``ablations``...).
     """
-    from ecgbyte.eval.evaluate import evaluate_run, items_for_run, load_evaluation
+    from ecgbyte.eval.evaluate import evaluate_run, load_evaluation
 
-    run = Path(run_dir)
-    if not (run / "config.json").exists():
-        raise ConfigError(
-            f"{run}: not a training run directory (no config.json); pass the folder `ecgbyte train` wrote"
-        )
-    ev_path = run / f"evaluation_{split}.json"
+    try:
+        run = RunDir.open(run_dir)
+    except ModelError as exc:
+        raise ConfigError(str(exc)) from None
+    ev_path = run.evaluation_path(split)
     if ev_path.exists() and not refresh:
         summary = load_evaluation(ev_path)
     else:
-        summary = evaluate_run([run], split, out=ev_path, **evaluate_kwargs)
-    from ecgbyte.elm.config import TrainConfig
-
-    two_stage = TrainConfig.load(run / "config.json").ecg_input == "encoder"
-    pic_dir = run / "explain"
+        summary = evaluate_run([run], split, **evaluate_kwargs)
+        write_evaluation(summary, ev_path)
+    two_stage = run.config.ecg_input == "encoder"
+    pic_dir = run.explain_dir
     pictures = {name: pic_dir / f"{name}.png" for name, *_ in _PICTURES if (pic_dir / f"{name}.png").exists()}
-    if two_stage:  # no ECG-Byte tokens to draw (ecgbyte.viz.interpret.explain refuses such runs)
+    if two_stage:  # no ECG-Byte tokens to draw (ecgbyte.report.explain refuses such runs)
         pictures = {}
     elif refresh or not pictures:
         from ecgbyte.data.items import ecg_key, load_ecg
-        from ecgbyte.elm.generate import load_run
-        from ecgbyte.viz.interpret import explain
 
-        items = items_for_run(load_run(run), split)
+        items = run.items(split)
         if record is None:
             record, question = items[0].ecgs[0], items[0].question
         else:
-            from ecgbyte.viz.interpret import DEFAULT_QUESTION as question
+            question = DEFAULT_QUESTION
         if not hasattr(record, "signal") and hasattr(record, "path"):
             record = load_ecg(record)
         # token usage over (up to) the first usage_ecgs distinct ECGs of the split
@@ -300,10 +294,10 @@ def build_report(
     page = render_html(
         summary,
         pictures,
-        title=f"ecgbyte report: {run.name}",
+        title=f"ecgbyte report: {run.path.name}",
         picture_note=TWO_STAGE_NOTE if two_stage else None,
     )
-    dest = Path(out) if out is not None else run / "report.html"
+    dest = Path(out) if out is not None else run.path / "report.html"
     atomic_write_text(dest, page)
     return dest
 
