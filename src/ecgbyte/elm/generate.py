@@ -51,27 +51,21 @@ def load_run(
     ``ecg_tokenizer``: use this one instead of ``run_dir/ecg_tokenizer`` (its hash must match,
     else ``ModelError``). ``device``: where the model runs (default: the GPU if PyTorch sees one).
     """
+    from ecgbyte.ecg_tokenizer import load_ecg_tokenizer
     from ecgbyte.elm.train import base_dir_of, latest_checkpoint
-    from ecgbyte.tokenizer import ECGByteTokenizer
 
     run = Path(run_dir)
     if not (run / "config.json").exists() or not (run / "layout.json").exists():
         raise ModelError(f"{run}: not a training run directory (config.json/layout.json missing)")
     cfg = TrainConfig.load(run / "config.json")
     layout = SequenceLayout.from_dict(json.loads((run / "layout.json").read_text()))
-    if ecg_tokenizer is not None:
-        ecg_tok = ecg_tokenizer
-    elif cfg.ecg_input == "encoder":  # two-stage run: the frozen encoder stands in for the tokenizer
-        from ecgbyte.elm.two_stage import SoftTokenizer
-
-        ecg_tok = SoftTokenizer.from_pretrained(run / "ecg_tokenizer")
-    else:
-        ecg_tok = ECGByteTokenizer.from_pretrained(run / "ecg_tokenizer")
+    ecg_tok = ecg_tokenizer if ecg_tokenizer is not None else load_ecg_tokenizer(run / "ecg_tokenizer")
     layout.check_tokenizer(tokenizer_hash(ecg_tok), where=str(run))
     ckpt = run / "checkpoints" / checkpoint if checkpoint else latest_checkpoint(run)
     if ckpt is None or not ckpt.is_dir():
         raise ModelError(f"{run}: no checkpoint found; train first (ecgbyte train)")
     model = M.load_weights(ckpt / "weights", cfg, base_dir=base_dir_of(cfg, run), layout=layout)
+    model = ecg_tok.restore_model(model, ckpt / "weights")
     model.to(device or M.default_device()).eval()
     return ElmRun(model, M.load_text_tokenizer(run / "text_tokenizer"), ecg_tok, layout, cfg, run)
 

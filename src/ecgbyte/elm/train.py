@@ -110,10 +110,7 @@ def prepare_run(cfg: TrainConfig, train_items: Sequence[QAItem], ecg_tokenizer: 
 
     torch.manual_seed(cfg.seed)  # LoRA's random init (kaiming A) is seeded too
     model = M.apply_finetuning(model, cfg, first_new_row=first_new)
-    if cfg.ecg_input == "encoder":  # two-stage: projector from frozen encoder features (elm.two_stage)
-        from ecgbyte.elm.two_stage import wrap_llm
-
-        model = wrap_llm(model, cfg, layout, ecg_tokenizer)
+    model = ecg_tokenizer.wrap_model(model, cfg, layout)
     return model, text_tok, layout
 
 
@@ -216,6 +213,7 @@ def train(
         model = M.load_weights(
             ckpt / "weights", cfg, base_dir=base_dir_of(cfg, run_dir), layout=layout, is_trainable=True
         )
+        model = ecg_tokenizer.restore_model(model, ckpt / "weights", is_trainable=True)
         state = json.loads((ckpt / "state.json").read_text())
         start_step = int(state["step"])
     else:
