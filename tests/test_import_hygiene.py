@@ -13,6 +13,8 @@ MODULES = [
     "ecgbyte.symbols.registry",
     "ecgbyte.tokenizer",
     "ecgbyte.tokenizer_io",
+    "ecgbyte.corpus",
+    "ecgbyte.tokenizer_tasks",
     "ecgbyte.data.sequences",
     "ecgbyte.sampling",
     "ecgbyte.convert",

@@ -48,9 +48,9 @@ _LAZY = {
     "ECGByteTokenizer": "ecgbyte.tokenizer",
     "Encoding": "ecgbyte.tokenizer",
     "sample_ecgs": "ecgbyte.sampling",
-    "train_tokenizer": "ecgbyte.commands.train_tokenizer",
-    "encode_record": "ecgbyte.commands.encode",
-    "report_tokenizer": "ecgbyte.commands.tokenizer_report",
+    "train_tokenizer": "ecgbyte.tokenizer_tasks",
+    "encode_record": "ecgbyte.tokenizer_tasks",
+    "report_tokenizer": "ecgbyte.tokenizer_tasks",
     "convert_original_tokenizer": "ecgbyte.convert",
     "run_demo": "ecgbyte.demo",
     # language model, evaluation (these import torch when first used)
