@@ -20,6 +20,7 @@ from ecgbyte.data.sequences import (
     collate,
 )
 from ecgbyte.ecg import Ecg
+from ecgbyte.ecg_tokenizer import EcgTokenizer
 from ecgbyte.errors import ConfigError, DatasetError, ModelError
 
 WORDS = {"rate?": 7, "fast": 8, "slow": 9}
@@ -164,11 +165,15 @@ def test_layout_refuses_other_tokenizer() -> None:
     assert LAYOUT.vocab_size == 30
 
 
-class CountingTokenizer:
+class CountingTokenizer(EcgTokenizer):
+    format = "tests.counting"
     vocab_size = 26
 
     def __init__(self) -> None:
         self.calls = 0
+
+    def prepare(self, ecg: Ecg) -> Ecg:
+        return ecg
 
     def encode(self, ecg: Ecg):
         self.calls += 1
@@ -184,9 +189,14 @@ class CountingTokenizer:
             },
         )()
 
-    def save_pretrained(self, d) -> None:
+    def save_pretrained(self, d) -> tuple[str, ...]:
         Path(d).mkdir(parents=True, exist_ok=True)
         (Path(d) / "t.json").write_text("{}")
+        return (str(Path(d) / "t.json"),)
+
+    @classmethod
+    def from_pretrained(cls, d) -> CountingTokenizer:
+        return cls()
 
 
 def test_cache_encodes_each_ecg_once_in_memory_and_on_disk(tmp_path: Path) -> None:

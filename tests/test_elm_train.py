@@ -12,6 +12,7 @@ torch = pytest.importorskip("torch")
 
 from ecgbyte.data import QAItem, build_synthetic_qa  # noqa: E402
 from ecgbyte.ecg import Ecg  # noqa: E402
+from ecgbyte.ecg_tokenizer import EcgTokenizer  # noqa: E402
 from ecgbyte.elm.config import TrainConfig  # noqa: E402
 from ecgbyte.elm.generate import predict  # noqa: E402
 from ecgbyte.elm.run import load_run  # noqa: E402
@@ -26,14 +27,20 @@ class FakeEncoding:
         self.ids, self.lead_offsets, self.start_s, self.leads = ids, offsets, start_s, leads
 
 
-class FakeEcgTokenizer:
+class FakeEcgTokenizer(EcgTokenizer):
     """Stand-in for ECGByteTokenizer: 26 amplitude bins, every ``stride``-th sample, no merges."""
 
+    format = "tests.fake"
+    vocab_size = 26
+
     def __init__(self, stride: int = 25, tag: str = "a") -> None:
-        self.stride, self.tag, self.vocab_size, self.leads = stride, tag, 26, ("II",)
+        self.stride, self.tag, self.leads = stride, tag, ("II",)
+
+    def prepare(self, ecg: Ecg) -> Ecg:
+        return ecg.select_leads(self.leads)
 
     def encode(self, ecg: Ecg) -> FakeEncoding:
-        x = ecg.select_leads(self.leads).signal[0][:: self.stride]
+        x = self.prepare(ecg).signal[0][:: self.stride]
         ids = np.clip(np.floor((x + 1.0) / 3.0 * 26), 0, 25).astype(np.int32)
         return FakeEncoding(
             ids, np.array([0, ids.size]), np.arange(ids.size) * self.stride / ecg.fs, self.leads
@@ -44,6 +51,10 @@ class FakeEcgTokenizer:
         p.mkdir(parents=True, exist_ok=True)
         (p / "fake.json").write_text(json.dumps({"stride": self.stride, "tag": self.tag}))
         return (str(p / "fake.json"),)
+
+    @classmethod
+    def from_pretrained(cls, directory) -> FakeEcgTokenizer:
+        return cls(**json.loads((Path(directory) / "fake.json").read_text()))
 
 
 def _cfg(**kw) -> TrainConfig:

@@ -216,12 +216,24 @@ def test_cli_train_ecg_input_encoder(tmp_path: Path) -> None:
 def test_disk_cache_keeps_the_encoded_leads(tmp_path: Path) -> None:
     """A tokenizer that keeps a subset of the record's leads: the on-disk entry remembers which."""
     from ecgbyte.data.sequences import EncodedCache
+    from ecgbyte.ecg_tokenizer import EcgTokenizer
 
-    class TwoLeads:
+    class TwoLeads(EcgTokenizer):
+        format = "tests.two_leads"
         vocab_size = 26
 
         def hash(self) -> str:
             return "two-leads"
+
+        def prepare(self, ecg: Ecg) -> Ecg:
+            return ecg.select_leads(("II", "V1"))
+
+        def save_pretrained(self, directory) -> tuple[str, ...]:
+            raise NotImplementedError
+
+        @classmethod
+        def from_pretrained(cls, directory) -> TwoLeads:
+            raise NotImplementedError
 
         def encode(self, ecg: Ecg):
             enc = type("E", (), {})()

@@ -8,8 +8,14 @@ import sys
 HEAVY = ("torch", "transformers", "peft")
 
 MODULES = [
+    "ecgbyte.ecg_tokenizer",
+    "ecgbyte.plugins",
+    "ecgbyte.symbols.registry",
     "ecgbyte.tokenizer",
     "ecgbyte.tokenizer_io",
+    "ecgbyte.corpus",
+    "ecgbyte.tokenizer_tasks",
+    "ecgbyte.data.sequences",
     "ecgbyte.sampling",
     "ecgbyte.convert",
     "ecgbyte.viz.tokenizer_report",
@@ -53,3 +59,72 @@ def test_cli_parser_builds_without_heavy_imports():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """ecgbyte module -> the ecgbyte modules it imports (anywhere in it, except under TYPE_CHECKING)."""
+    import ast
+    from pathlib import Path
+
+    import ecgbyte
+
+    root = Path(ecgbyte.__file__).parent
+    files = {}
+    for f in root.rglob("*.py"):
+        parts = f.relative_to(root.parent).with_suffix("").parts
+        files[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = f
+
+    def owner(name: str) -> str:  # the module itself, or its nearest existing parent
+        while name not in files:
+            name = name.rpartition(".")[0]
+        return name
+
+    graph: dict[str, set[str]] = {}
+    for mod, f in files.items():
+        tree = ast.parse(f.read_text())
+        skip = {
+            id(n)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+            for n in ast.walk(node)
+        }
+        package = mod if f.name == "__init__.py" else mod.rpartition(".")[0]
+        deps = set()
+        for node in ast.walk(tree):
+            if id(node) in skip:
+                continue
+            if isinstance(node, ast.Import):
+                deps |= {owner(a.name) for a in node.names if a.name.split(".")[0] == "ecgbyte"}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    up = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*up, *([node.module] if node.module else [])])
+                if base.split(".")[0] == "ecgbyte":
+                    deps |= {owner(f"{base}.{a.name}") for a in node.names}
+        graph[mod] = deps - {mod}
+    return graph
+
+
+def test_no_import_cycles_between_ecgbyte_modules():
+    """Imports inside functions count: a lazy import still ties two modules together."""
+    graph = _import_graph()
+    assert "ecgbyte.tokenizer_io" in graph and "ecgbyte.elm.two_stage" in graph
+    done: set[str] = set()
+    cycles = []
+
+    def visit(mod: str, path: list[str]) -> None:
+        if mod in path:
+            cycles.append(" -> ".join([*path[path.index(mod) :], mod]))
+            return
+        if mod in done:
+            return
+        for dep in sorted(graph[mod]):
+            visit(dep, [*path, mod])
+        done.add(mod)
+
+    for mod in sorted(graph):
+        visit(mod, [])
+    assert not cycles, cycles
+    assert "ecgbyte.elm.two_stage" not in graph["ecgbyte.elm.model"]
+    assert "ecgbyte.tokenizer" not in graph["ecgbyte.tokenizer_io"]

@@ -88,7 +88,7 @@ def test_train_from_shards_adopts_their_config(records, tmp_path):
     enc = tok.encode(seg.replace(meta={**seg.meta, "preprocess_hash": tok.preprocess.hash()}))
     assert enc.n_samples == 500 and enc.lead_offsets[-1] == len(enc)
     with pytest.raises(ConfigError, match="longer than the shards' segments"):
-        from ecgbyte.commands.train_tokenizer import train_tokenizer
+        from ecgbyte.tokenizer_tasks import train_tokenizer
 
         train_tokenizer(shards, tmp_path / "x", n_merges=5, segment_seconds=5)
 
@@ -125,7 +125,7 @@ def test_encode_command(trained, records, tmp_path, capsys):
 
 
 def test_tokenizer_report(trained, records, tmp_path, capsys):
-    from ecgbyte.commands.tokenizer_report import report_tokenizer
+    from ecgbyte.tokenizer_tasks import report_tokenizer
 
     rep = report_tokenizer(trained, tmp_path / "r", data=records, max_ecgs=3)
     v, d = rep["vocab"], rep["data"]

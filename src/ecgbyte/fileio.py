@@ -13,7 +13,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 
@@ -67,8 +67,21 @@ def save_figure(fig: Any, path: str | os.PathLike[str], *, dpi: int = 120) -> Pa
 def hash_directory(path: str | os.PathLike[str]) -> str:
     """SHA-256 (first 16 hex digits) over the names and bytes of every file under ``path``."""
     root = Path(path)
+    files = sorted(x for x in root.rglob("*") if x.is_file())
+    return _hash_in_order((str(f.relative_to(root)), f.read_bytes()) for f in files)
+
+
+def hash_files(files: Iterable[tuple[str, bytes]]) -> str:
+    """:func:`hash_directory` of a folder holding ``files`` (relative name, bytes), without writing it.
+
+    Files are hashed in path order (as ``hash_directory`` sorts them), whatever order they come in.
+    """
+    return _hash_in_order(sorted(files, key=lambda f: PurePath(f[0])))
+
+
+def _hash_in_order(files: Iterable[tuple[str, bytes]]) -> str:
     h = hashlib.sha256()
-    for f in sorted(x for x in root.rglob("*") if x.is_file()):
-        h.update(str(f.relative_to(root)).encode())
-        h.update(f.read_bytes())
+    for name, data in files:
+        h.update(name.encode())
+        h.update(data)
     return h.hexdigest()[:16]

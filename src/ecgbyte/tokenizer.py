@@ -9,6 +9,8 @@ every token, the lead and the samples it covers: the interpretability of ECG-Byt
 The merges are the single source of truth; the vocabulary is derived from them. Files:
 ``tokenizer.json`` (Hugging Face format, loads with plain ``tokenizers``) and
 ``ecgbyte_config.json`` (everything else; see :mod:`ecgbyte.tokenizer_io`). No pickle anywhere.
+It implements the ECG-tokenizer protocol (:class:`~ecgbyte.ecg_tokenizer.EcgTokenizer`), format
+``"ecgbyte.tokenizer"``.
 
 Never imports torch/transformers/peft at module level (``to_hf`` imports transformers lazily).
 """
@@ -19,12 +21,14 @@ import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from ecgbyte import tokenizer_io
 from ecgbyte.bpe.merges import Merges
 from ecgbyte.ecg import STANDARD_LEADS, Ecg
+from ecgbyte.ecg_tokenizer import ECGBYTE_FORMAT, EcgTokenizer
 from ecgbyte.errors import TokenizerError
 from ecgbyte.signal.config import PreprocessConfig
 
@@ -72,6 +76,11 @@ class Encoding:
         return self.end / self.fs
 
     @property
+    def features(self) -> None:
+        """No per-token features: ECG-Byte tokens are ids only (see :class:`~ecgbyte.ecg_tokenizer.TokenEncoding`)."""
+        return None
+
+    @property
     def n_symbols(self) -> int:
         """Number of symbols encoded (all leads)."""
         return int((self.end - self.start).sum())
@@ -110,8 +119,8 @@ class Encoding:
         }
 
 
-class ECGByteTokenizer:
-    """ECG-Byte tokenizer: preprocessing config + quantizer + merges.
+class ECGByteTokenizer(EcgTokenizer):
+    """ECG-Byte tokenizer: preprocessing config + quantizer + merges (an :class:`~ecgbyte.ecg_tokenizer.EcgTokenizer`).
 
     Parameters
     ----------
@@ -122,6 +131,8 @@ class ECGByteTokenizer:
     encoder : default encoder, ``"bpe"`` (rank-ordered, identical to HF ``tokenizers``) or
         ``"greedy"`` (longest match, the original ECG-Byte).
     """
+
+    format: ClassVar[str] = ECGBYTE_FORMAT
 
     def __init__(
         self,
@@ -229,9 +240,7 @@ class ECGByteTokenizer:
     @property
     def fs(self) -> float | None:
         """Sampling rate (Hz) of what :meth:`encode` symbolises; ``None`` if it is the input's."""
-        if self.preprocess is not None and self.preprocess.resample:
-            return self.preprocess.target_fs
-        return None
+        return tokenizer_io.output_fs(self.preprocess)
 
     def id_to_token(self, token_id: int) -> str:
         if not 0 <= int(token_id) < self.vocab_size:
@@ -360,22 +369,51 @@ class ECGByteTokenizer:
     # -- files -----------------------------------------------------------------------------------
     def save_pretrained(self, directory: str | Path) -> tuple[str, ...]:
         """Write ``tokenizer.json`` and ``ecgbyte_config.json`` into ``directory``; return their paths."""
-        from ecgbyte.tokenizer_io import save
-
-        return save(self, directory)
+        return tokenizer_io.save(self._parts(), directory)
 
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> ECGByteTokenizer:
         """Load a directory written by :meth:`save_pretrained` (local paths only)."""
-        from ecgbyte.tokenizer_io import load
-
-        return load(directory)
+        return cls._from_parts(
+            tokenizer_io.load(directory), where=str(Path(directory) / tokenizer_io.CONFIG_NAME)
+        )
 
     def to_config(self) -> dict[str, Any]:
         """The JSON-ready content of ``ecgbyte_config.json``."""
-        from ecgbyte.tokenizer_io import to_config
+        return tokenizer_io.to_config(self._parts())
 
-        return to_config(self)
+    def hash(self) -> str:
+        """Content hash: :func:`~ecgbyte.fileio.hash_directory` of what :meth:`save_pretrained` writes.
+
+        Computed in memory (no files written); a run stores it in ``layout.json``.
+        """
+        return tokenizer_io.content_hash(self._parts())
+
+    def _parts(self) -> tokenizer_io.TokenizerParts:
+        return tokenizer_io.TokenizerParts(
+            quantizer=self.quantizer,
+            merges=self.merges,
+            preprocess=self.preprocess,
+            leads=self.leads,
+            encoder=self.encoder,
+            info=self.info,
+        )
+
+    @classmethod
+    def _from_parts(cls, parts: tokenizer_io.TokenizerParts, *, where: str) -> ECGByteTokenizer:
+        try:
+            return cls(
+                quantizer=parts.quantizer,
+                merges=parts.merges,
+                preprocess=parts.preprocess,
+                leads=parts.leads,
+                encoder=parts.encoder,
+                info=parts.info,
+            )
+        except TokenizerError as exc:
+            raise TokenizerError(
+                f"{where}: {exc}; the file is damaged or inconsistent, save it again"
+            ) from exc
 
     def to_tokenizers(self) -> Any:
         """A ``tokenizers.Tokenizer`` that encodes one lead's symbol string as ``encoder="bpe"``."""
@@ -395,9 +433,8 @@ class ECGByteTokenizer:
         return self.to_config()
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        from ecgbyte.tokenizer_io import from_config
-
-        other = from_config(state, where="<pickled state>")
+        where = "<pickled state>"
+        other = self._from_parts(tokenizer_io.from_config(state, where=where), where=where)
         self.__dict__.update(other.__dict__)
 
     def __repr__(self) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
 
 NAME = "encode"
 HELP = "encode one ECG record into tokens with spans (JSON)"
@@ -28,25 +27,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=None, help="write the JSON here instead of stdout")
 
 
-def encode_record(
-    tokenizer_dir: str | Path, record: str | Path, *, encoder: str | None = None, fs: float | None = None
-) -> dict[str, Any]:
-    """What ``ecgbyte encode`` does: the JSON-ready encoding of one record."""
-    from ecgbyte.io import read_record
-    from ecgbyte.tokenizer import ECGByteTokenizer
-
-    tok = ECGByteTokenizer.from_pretrained(tokenizer_dir)
-    ecg = read_record(record, leads=tok.leads, fs=fs)
-    enc = tok.encode(ecg, encoder=encoder)
-    return {
-        "record": str(record),
-        "record_id": ecg.record_id,
-        "encoder": encoder or tok.encoder,
-        **enc.to_dict(),
-    }
-
-
 def run(args: argparse.Namespace) -> int:
+    from ecgbyte.tokenizer_tasks import encode_record
+
     result = encode_record(args.tokenizer_dir, args.record, encoder=args.encoder, fs=args.fs)
     text = json.dumps(result)
     if args.out is None:

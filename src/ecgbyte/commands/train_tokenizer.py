@@ -13,15 +13,10 @@ Example:
 from __future__ import annotations
 
 import argparse
-import logging
-from pathlib import Path
-from typing import Any
 
 NAME = "train-tokenizer"
 HELP = "train an ECG-Byte BPE tokenizer from shards or records"
 ORDER = 30
-
-log = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -47,108 +42,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
-def _is_shards(src: Path) -> bool:
-    return (src / "config.json").is_file() and (src / "manifest.jsonl").is_file()
-
-
-def load_training_ecgs(
-    src: str | Path, *, segment_seconds: float | None = None, layout: str = "auto"
-) -> tuple[list[Any], Any, dict[str, Any]]:
-    """Preprocessed segments of ``src`` with the preprocessing config they were made with.
-
-    Returns ``(ecgs, PreprocessConfig, info)``; every ``Ecg`` carries ``meta["preprocess_hash"]``.
-    Records that fail to read or preprocess are skipped and counted in ``info["skipped"]``.
-    """
-    from ecgbyte.errors import ConfigError, DatasetError, RecordError
-    from ecgbyte.signal import PreprocessConfig, preprocess, segment
-
-    src = Path(src)
-    if segment_seconds is not None and not segment_seconds > 0:
-        raise ConfigError(f"--segment-seconds must be > 0, got {segment_seconds}")
-    info: dict[str, Any] = {"source": str(src)}
-    if src.is_dir() and _is_shards(src):
-        from ecgbyte.io.shards import iter_segments, read_run_config
-
-        run_cfg = read_run_config(src)
-        cfg = PreprocessConfig.from_dict(run_cfg["preprocess"])
-        info["source_kind"] = "shards"
-        ecgs, cfg_hash = [], cfg.hash()
-        for ecg in iter_segments(src):
-            ecg = ecg.replace(meta={**ecg.meta, "preprocess_hash": cfg_hash})
-            if segment_seconds is not None:
-                length = round(segment_seconds * ecg.fs)
-                if length > ecg.n_samples:
-                    raise ConfigError(
-                        f"--segment-seconds {segment_seconds} is longer than the shards' segments "
-                        f"({ecg.n_samples / ecg.fs:g} s); omit it or preprocess again"
-                    )
-                ecgs.extend(segment(ecg, length))
-            else:
-                ecgs.append(ecg)
-        return ecgs, cfg, info
-    from ecgbyte.io import discover, read_record
-
-    cfg = PreprocessConfig()
-    seconds = segment_seconds if segment_seconds is not None else cfg.segment_length / cfg.target_fs
-    length = round(seconds * cfg.target_fs)
-    import dataclasses
-
-    cfg = dataclasses.replace(cfg, segment_length=length)
-    info["source_kind"] = "records"
-    ecgs, skipped = [], {}
-    for ref in discover(src, layout=layout):
-        try:
-            ecgs.extend(segment(preprocess(read_record(ref.path), cfg), length))
-        except RecordError as exc:
-            skipped[exc.reason] = skipped.get(exc.reason, 0) + 1
-            log.warning("skipping %s", exc)
-    info["skipped"] = skipped
-    if not ecgs:
-        raise DatasetError(f"{src}: no record could be read and preprocessed (skipped: {skipped})")
-    return ecgs, cfg, info
-
-
-def train_tokenizer(
-    src: str | Path,
-    out_dir: str | Path,
-    *,
-    n_merges: int = 3500,
-    num_ecgs: int | None = None,
-    sampling: str = "random",
-    seed: int = 0,
-    min_frequency: int = 2,
-    max_token_length: int | None = None,
-    segment_seconds: float | None = None,
-    layout: str = "auto",
-    progress: bool = False,
-    threads: int | None = None,
-) -> tuple[Any, tuple[str, ...]]:
-    """What ``ecgbyte train-tokenizer`` does; returns ``(tokenizer, paths written)``."""
-    from ecgbyte.sampling import sample_ecgs
-    from ecgbyte.tokenizer import ECGByteTokenizer
-
-    ecgs, cfg, info = load_training_ecgs(src, segment_seconds=segment_seconds, layout=layout)
-    n = len(ecgs) if num_ecgs is None else num_ecgs
-    chosen = sample_ecgs(ecgs, n, method=sampling, seed=seed)
-    tok = ECGByteTokenizer.train(
-        [ecgs[i] for i in chosen],
-        n_merges=n_merges,
-        min_frequency=min_frequency,
-        max_token_length=max_token_length,
-        seed=seed,
-        preprocess=cfg,
-        progress=progress,
-        threads=threads,
-    )
-    tok.info.update(info)
-    tok.info.update(
-        {"sampling": sampling, "n_available": len(ecgs), "segment_samples": int(ecgs[0].n_samples)}
-    )
-    paths = tok.save_pretrained(out_dir)
-    return tok, paths
-
-
 def run(args: argparse.Namespace) -> int:
+    from ecgbyte.tokenizer_tasks import train_tokenizer
+
     tok, paths = train_tokenizer(
         args.src,
         args.out_dir,

@@ -14,14 +14,14 @@ Sequence (ECG-Byte paper)::
   at most ``max_ecg_tokens`` per ECG, and then, if the sequence is still longer than the context,
   the same number of leading tokens per lead (water-filling) so that it fits. Every cut token is
   counted in ``Example.n_cut``. With ``truncate=False`` a too-long sequence raises instead.
-- :class:`EncodedCache` encodes each ECG once per tokenizer (memory, optionally ``.npz`` on disk).
+- :class:`EncodedCache` encodes each ECG once per tokenizer (memory, optionally ``.npz`` on disk)
+  through the ECG-tokenizer protocol (:class:`~ecgbyte.ecg_tokenizer.EcgTokenizer`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,58 +30,16 @@ from typing import Any
 import numpy as np
 
 from ecgbyte.data.items import QAItem, ecg_key, load_ecg
+from ecgbyte.ecg_tokenizer import EcgTokenizer, EncodedEcg  # EncodedEcg re-exported: older imports
 from ecgbyte.errors import ConfigError, DatasetError, ModelError
 from ecgbyte.fileio import atomic_write_bytes
 
 IGNORE_INDEX = -100
 
 
-@dataclass(frozen=True, eq=False)
-class EncodedEcg:
-    """ECG token ids of one record, leads concatenated in lead order.
-
-    ``ids`` int64 ``[n_tokens]``; ``lead_offsets`` int64 ``[n_leads + 1]`` (lead ``i`` is
-    ``ids[lead_offsets[i]:lead_offsets[i+1]]``); ``start_s`` float32 ``[n_tokens]`` start time
-    of each token within its lead in seconds (``None`` if unknown). ``features`` float32
-    ``[n_tokens, dim]``: frozen-encoder features of the soft-token slots (two-stage path only).
-    """
-
-    ids: np.ndarray
-    lead_offsets: np.ndarray
-    leads: tuple[str, ...]
-    start_s: np.ndarray | None = None
-    features: np.ndarray | None = None
-
-    def lead_ids(self, i: int) -> np.ndarray:
-        return self.ids[self.lead_offsets[i] : self.lead_offsets[i + 1]]
-
-    @classmethod
-    def from_encoding(cls, enc: Any, leads: Sequence[str]) -> EncodedEcg:
-        """Adapt an ``ECGByteTokenizer.encode`` result (``ids``, ``lead_offsets``, ``start_s``, ``leads``)."""
-        ids = np.asarray(enc.ids, dtype=np.int64)
-        offsets = np.asarray(enc.lead_offsets, dtype=np.int64)
-        start = getattr(enc, "start_s", None)
-        start = None if start is None or callable(start) else np.asarray(start, dtype=np.float32)
-        if start is not None and start.shape != ids.shape:
-            start = None
-        leads = tuple(getattr(enc, "leads", ()) or leads)
-        feats = getattr(enc, "features", None)
-        feats = None if feats is None else np.asarray(feats, dtype=np.float32)
-        return cls(ids=ids, lead_offsets=offsets, leads=tuple(leads), start_s=start, features=feats)
-
-
-def tokenizer_hash(tokenizer: Any) -> str:
-    """A content hash of an ECG tokenizer (its ``hash()`` if it has one, else its saved files)."""
-    h = getattr(tokenizer, "hash", None)
-    if callable(h):
-        return str(h())
-    if isinstance(h, str):
-        return h
-    from ecgbyte.fileio import hash_directory
-
-    with tempfile.TemporaryDirectory() as tmp:
-        tokenizer.save_pretrained(tmp)
-        return hash_directory(tmp)
+def tokenizer_hash(tokenizer: EcgTokenizer) -> str:
+    """The content hash of an ECG tokenizer: ``tokenizer.hash()`` (kept for older callers)."""
+    return tokenizer.hash()
 
 
 class EncodedCache:
@@ -91,9 +49,9 @@ class EncodedCache:
     with ``allow_pickle=False``), written atomically.
     """
 
-    def __init__(self, tokenizer: Any, directory: str | Path | None = None) -> None:
+    def __init__(self, tokenizer: EcgTokenizer, directory: str | Path | None = None) -> None:
         self.tokenizer = tokenizer
-        self.tok_hash = tokenizer_hash(tokenizer)
+        self.tok_hash = tokenizer.hash()
         self.directory = Path(directory) if directory is not None else None
         self._mem: dict[str, EncodedEcg] = {}
         self.n_encoded = 0
@@ -116,7 +74,7 @@ class EncodedCache:
                     enc = EncodedEcg(z["ids"].astype(np.int64), z["lead_offsets"], leads, start, feats)
                 self._mem[key] = enc
                 return enc
-        enc = EncodedEcg.from_encoding(self.tokenizer.encode(rec), rec.leads)
+        enc = self.tokenizer.encode_ecg(rec)
         self.n_encoded += 1
         self._mem[key] = enc
         if path is not None:

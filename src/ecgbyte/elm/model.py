@@ -201,7 +201,11 @@ def load_weights(
     layout: SequenceLayout,
     is_trainable: bool = False,
 ) -> Any:
-    """Rebuild the trained model from a weights directory written by :func:`save_weights`."""
+    """Rebuild the trained LLM from a weights directory written by :func:`save_weights`.
+
+    Only the LLM: parts an ECG tokenizer adds (the two-stage projector) come back through its
+    ``restore_model`` hook, which the caller applies next.
+    """
     d = Path(directory)
     if not d.is_dir():
         raise ModelError(f"{d}: checkpoint weights directory not found")
@@ -213,8 +217,4 @@ def load_weights(
         base = load_base_model(base_dir)
         resize_for_ecg(base, layout)
         model = PeftModel.from_pretrained(base, str(d), is_trainable=is_trainable)
-    if config.ecg_input == "encoder":  # two-stage: the projector lives beside the LLM weights
-        from ecgbyte.elm.two_stage import attach_projector
-
-        model = attach_projector(model, d, is_trainable=is_trainable)
     return model

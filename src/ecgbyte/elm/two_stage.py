@@ -11,12 +11,14 @@ map of that ECG (:func:`ecgbyte.elm.encoder.encode_features`). Features are comp
 ECG (the encoder is frozen) and ride along with each example (``Example.ecg_features``), so the
 data order, optimizer, schedule, checkpoints and generation are the end-to-end path's.
 
-:class:`SoftTokenizer` is the encoder dressed as an ECG tokenizer (``vocab_size = k``,
+:class:`SoftTokenizer` is the encoder as an ECG tokenizer (an
+:class:`~ecgbyte.ecg_tokenizer.EcgTokenizer` of format ``"ecgbyte.soft_tokens"``: ``vocab_size = k``,
 ``encode``, ``hash``, ``save_pretrained``/``from_pretrained``), so ``train``/``load_run``/
-``predict`` take it where they take an ``ECGByteTokenizer``. Files in a run directory:
-``ecg_tokenizer/`` holds the encoder checkpoint + ``soft_tokens.json`` + ``pretrain.json`` (stage 1
-wall time); each checkpoint's ``weights/`` holds the LLM (full or LoRA, as end to end) plus
-``projector.safetensors`` and ``projector.json``.
+``predict`` take it where they take an ``ECGByteTokenizer``; its ``wrap_model``/``restore_model``
+hooks add the projector. Files in a run directory: ``ecg_tokenizer/`` holds the encoder checkpoint
++ ``soft_tokens.json`` + ``ecgbyte_config.json`` (the format; older runs lack it) + ``pretrain.json``
+(stage 1 wall time); each checkpoint's ``weights/`` holds the LLM (full or LoRA, as end to end)
+plus ``projector.safetensors`` and ``projector.json``.
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
+from ecgbyte.ecg_tokenizer import CONFIG_NAME, SOFT_TOKENS_FORMAT, SOFT_TOKENS_NAME, EcgTokenizer
 from ecgbyte.elm.encoder import (
     EncoderConfig,
     ResNet1d,
@@ -56,8 +59,14 @@ class SoftEncoding:
         self.features = features
 
 
-class SoftTokenizer:
-    """A frozen pretrained encoder that "tokenizes" an ECG into ``k`` soft-token slots + features."""
+class SoftTokenizer(EcgTokenizer):
+    """A frozen pretrained encoder that "tokenizes" an ECG into ``k`` soft-token slots + features.
+
+    Plugs the baseline into the language model through the protocol's hooks: :meth:`wrap_model`
+    puts a fresh projector around the LLM, :meth:`restore_model` the checkpoint's.
+    """
+
+    format: ClassVar[str] = SOFT_TOKENS_FORMAT
 
     def __init__(
         self, encoder: ResNet1d, config: EncoderConfig, *, k: int, info: dict[str, Any] | None = None
@@ -113,18 +122,32 @@ class SoftTokenizer:
         return SoftEncoding(self.k, encode_features(self.encoder, self.config, [ecg], k=self.k)[0])
 
     def save_pretrained(self, directory: str | Path) -> tuple[str, ...]:
+        """The encoder checkpoint, ``soft_tokens.json`` (``k``) and ``ecgbyte_config.json`` (the format)."""
         d = Path(directory)
         paths = save_encoder(self.encoder, self.config, d, info=self.info or None)
-        return (*paths, str(write_json(d / "soft_tokens.json", {"k": self.k})))
+        soft = write_json(d / SOFT_TOKENS_NAME, {"k": self.k})
+        cfg = write_json(d / CONFIG_NAME, {"format": self.format, "format_version": 1})
+        return (*paths, str(soft), str(cfg))
 
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> SoftTokenizer:
+        """Load a folder written by :meth:`save_pretrained` (or an older one without ``ecgbyte_config.json``)."""
         d = Path(directory)
-        if not (d / "soft_tokens.json").exists():
+        if not (d / SOFT_TOKENS_NAME).exists():
             raise ModelError(f"{d}: not a two-stage ECG encoder directory (soft_tokens.json missing)")
         enc, cfg = load_encoder(d)
         info = json.loads((d / "pretrain.json").read_text()) if (d / "pretrain.json").exists() else {}
-        return cls(enc, cfg, k=json.loads((d / "soft_tokens.json").read_text())["k"], info=info)
+        return cls(enc, cfg, k=json.loads((d / SOFT_TOKENS_NAME).read_text())["k"], info=info)
+
+    def wrap_model(self, llm: Any, cfg: Any, layout: Any) -> TwoStageModel:
+        """A fresh :class:`TwoStageModel`: the LLM plus a seeded projector (:func:`wrap_llm`)."""
+        return wrap_llm(llm, cfg, layout, self)
+
+    def restore_model(
+        self, llm: Any, weights_dir: str | Path, *, is_trainable: bool = False
+    ) -> TwoStageModel:
+        """The checkpoint's :class:`TwoStageModel`: the LLM plus the projector saved beside it."""
+        return attach_projector(llm, weights_dir, is_trainable=is_trainable)
 
 
 def report_texts(ecgs: Sequence[Any]) -> list[str] | None:
