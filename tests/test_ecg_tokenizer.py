@@ -338,7 +338,7 @@ def test_legacy_soft_folder_without_config_still_loads(soft, tmp_path):
 def test_soft_hooks_wrap_and_restore_the_projector(soft, tmp_path):
     """A legacy two-stage run (ecg_tokenizer/ without a config) trains, resumes and loads through the hooks."""
     from ecgbyte.data import build_synthetic_qa
-    from ecgbyte.elm.generate import load_run
+    from ecgbyte.elm.run import load_run
     from ecgbyte.elm.train import train
     from ecgbyte.elm.two_stage import TwoStageModel
     from tiny import tiny_config

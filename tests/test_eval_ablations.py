@@ -190,7 +190,7 @@ def test_no_flag_when_an_ablation_hurts_and_intervals_over_seeds() -> None:
 def test_evaluate_run_single_run_gets_bootstrap_intervals(tiny_run, tmp_path: Path) -> None:
     run_dir, splits = tiny_run
     kw = dict(bertscore_model=None, ablations=("no_signal",), batch_size=4, n_resamples=200)
-    s = evaluate_run(run_dir, "test", seed=3, out=tmp_path / "e.json", **kw)
+    s, _ = evaluation_report(run_dir, "test", seed=3, out=tmp_path / "e.json", **kw)
     n = len(splits["test"])
     assert s["interval"] == {
         "method": "bootstrap",

@@ -25,7 +25,7 @@ from ecgbyte.eval.ablations import (  # noqa: E402
     ablation_examples,
     different_patient_permutation,
 )
-from ecgbyte.eval.evaluate import evaluate_run  # noqa: E402
+from ecgbyte.report.markdown import evaluation_report  # noqa: E402
 from tiny import tiny_config, toy_ecgs  # noqa: E402
 
 LEADS = ("I", "II", "V1")
@@ -94,7 +94,7 @@ def test_ablation_prompts_carry_the_right_features(two_stage) -> None:
 def test_evaluate_run_runs_every_ablation(two_stage, tmp_path: Path) -> None:
     run_dir, items = two_stage
     out = tmp_path / "evaluation_test.json"
-    s = evaluate_run(
+    s, _ = evaluation_report(
         run_dir, items=items, limit=8, bertscore_model=None, n_resamples=20, batch_size=4, out=out
     )
     assert s["n_runs"] == 1 and s["n_items"] == [8]

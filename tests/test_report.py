@@ -203,4 +203,6 @@ def test_report_on_a_fresh_run_loads_the_model_once(tmp_path: Path, monkeypatch:
     assert calls == {"load_weights": 1, "load_splits": 1}
     page = (run_dir / "report.html").read_text()
     assert (run_dir / "evaluation_test.json").exists() and (run_dir / "evaluation_test.md").exists()
-    assert page.count("data:image/png;base64,") >= 5  # ablation chart + spans, attention, reconstruction, usage
+    assert (
+        page.count("data:image/png;base64,") >= 5
+    )  # ablation chart + spans, attention, reconstruction, usage

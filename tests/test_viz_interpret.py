@@ -93,7 +93,9 @@ def test_answer_attention_maps_to_every_prompt_token(tmp_path: Path) -> None:
     assert 0 < amap.ecg_share <= 1
     assert amap.weights.sum() == pytest.approx(amap.ecg_share, rel=1e-4)
     _png(I.plot_attention(ecg, run.ecg_tokenizer, amap, tmp_path / "att.png"))
-    paths = I.explain(ecg, tmp_path / "run", tmp_path / "explain", question=item.question)
+    from ecgbyte.report import explain
+
+    paths = explain(ecg, run, tmp_path / "explain", question=item.question)
     assert {"token_spans", "reconstruction", "token_usage", "attention"} <= set(paths)
     for p in paths.values():
         _png(p)

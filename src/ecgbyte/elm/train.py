@@ -165,12 +165,12 @@ def train(
     )
     if ckpt is not None:
         run = RunDir(run_dir, ecg_tokenizer=ecg_tokenizer)
+        _ = run.ecg_tokenizer  # checks its hash against the run's layout
         if run.config.to_dict() != cfg.to_dict():
             raise ConfigError(
                 f"{run_dir}: the config differs from the run's config.json; resume with the same options"
             )
         layout, text_tok = run.layout, run.text_tokenizer
-        _ = run.ecg_tokenizer  # checks its hash against the run's layout
         model = M.load_weights(ckpt / "weights", cfg, base_dir=run.base_dir, layout=layout, is_trainable=True)
         model = ecg_tokenizer.restore_model(model, ckpt / "weights", is_trainable=True)
     else:
