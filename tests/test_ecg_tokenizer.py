@@ -213,6 +213,11 @@ class SlopeTokenizer(EcgTokenizer):
     def from_pretrained(cls, directory):
         return cls(json.loads((Path(directory) / "ecgbyte_config.json").read_text())["flat_mv"])
 
+    @classmethod
+    def fit(cls, ecgs, cfg, *, leads, fs, preprocess, seed, progress=True, **options):
+        # "training": the flat threshold is the median absolute slope of the first ECG
+        return cls(float(np.median(np.abs(np.diff(ecgs[0].select_leads(cls.leads).signal[0][::10])))))
+
 
 class SignQuantizer:
     """26 bins of width ``step`` mV centred on 0."""
@@ -247,6 +252,29 @@ def acme(tmp_path, monkeypatch, registries):
     import sys
 
     sys.modules.pop("acme_ecg", None)
+
+
+@pytest.mark.slow
+def test_third_party_representation_trains_with_the_cli(acme, tmp_path, monkeypatch):
+    """A representation in its own package, registered in the two maps of ecg_tokenizer.py and
+    nowhere else, is trained, used and loaded back by `ecgbyte train` / `ecgbyte ask`."""
+    pytest.importorskip("torch")
+    import ecgbyte.ecg_tokenizer as et
+    from ecgbyte.cli import main
+    from ecgbyte.elm.generate import ask
+
+    register_format("acme.slope", "acme_ecg:SlopeTokenizer")
+    monkeypatch.setitem(et.ECG_INPUTS, "slope", "acme.slope")
+    out = tmp_path / "run"
+    args = ["train", "--data", "synthetic", "--n-ecgs", "12", "--leads", "II", "--ecg-input", "slope"]
+    args += ["--steps", "1", "--batch-size", "4", "--max-length", "160", "--out", str(out), "--no-progress"]
+    assert main(args) == 0
+    assert format_of(out / "ecg_tokenizer") == "acme.slope"
+    layout = json.loads((out / "layout.json").read_text())
+    assert layout["ecg_vocab_size"] == 3
+    np.save(tmp_path / "rec.npy", np.random.default_rng(0).normal(0, 0.1, (12, 5000)).astype(np.float32))
+    res = ask(out, tmp_path / "rec.npy", "What is the rhythm of this ECG?", fs=500.0)
+    assert res["n_prompt_tokens"] > 3 and res["checkpoint"] == "step-0000001"
 
 
 def test_third_party_format_loads_through_the_registry(acme, ecgs, tmp_path):

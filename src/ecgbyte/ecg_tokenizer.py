@@ -56,6 +56,12 @@ FORMATS: dict[str, str] = {
 }
 """Stored format key -> ``"module:Class"`` of the :class:`EcgTokenizer` that loads it."""
 
+ECG_INPUTS: dict[str, str] = {"tokens": ECGBYTE_FORMAT, "encoder": SOFT_TOKENS_FORMAT}
+"""``TrainConfig.ecg_input`` (``ecgbyte train --ecg-input``) -> the format a new run's tokenizer has.
+
+``ecgbyte train`` without ``--ecg-tokenizer`` trains one with that class's :meth:`EcgTokenizer.fit`.
+"""
+
 
 class TokenEncoding(Protocol):
     """What :meth:`EcgTokenizer.encode` returns (read-only attributes or properties).
@@ -163,6 +169,31 @@ class EcgTokenizer(abc.ABC):
         """Load a folder written by :meth:`save_pretrained`."""
 
     # -- hooks of the language-model side ------------------------------------------------------------
+    @classmethod
+    def fit(
+        cls,
+        ecgs: Sequence[Ecg],
+        cfg: Any,
+        *,
+        leads: tuple[str, ...],
+        fs: float,
+        preprocess: Any,
+        seed: int,
+        progress: bool = True,
+        **options: Any,
+    ) -> EcgTokenizer:
+        """A new tokenizer for a run (``ecgbyte train`` without ``--ecg-tokenizer``).
+
+        ``ecgs`` are the training split's ECGs, ``cfg`` the run's ``TrainConfig``, ``leads`` /
+        ``fs`` / ``preprocess`` the dataset's leads, rate and preprocessing config; ``options``
+        are the command's tokenizer options (``n_merges``, ``encoder_epochs``, ``encoder_steps``),
+        each class reading those it knows. Default: this format cannot be trained here.
+        """
+        raise TokenizerError(
+            f"a {cls.format!r} tokenizer cannot be trained by `ecgbyte train`; train it on its own "
+            "and pass its folder with --ecg-tokenizer"
+        )
+
     def wrap_model(self, llm: Any, cfg: Any, layout: Any) -> Any:
         """A fresh run's model around the prepared LLM (called once by ``prepare_run``); default: ``llm``."""
         return llm

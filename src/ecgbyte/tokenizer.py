@@ -171,6 +171,24 @@ class ECGByteTokenizer(EcgTokenizer):
 
     # -- training --------------------------------------------------------------------------------
     @classmethod
+    def fit(
+        cls,
+        ecgs: Sequence[Ecg],
+        cfg: Any,
+        *,
+        leads: tuple[str, ...],
+        fs: float,
+        preprocess: PreprocessConfig | None,
+        seed: int,
+        progress: bool = True,
+        **options: Any,
+    ) -> ECGByteTokenizer:
+        """A run's new tokenizer: :meth:`train` with ``options["n_merges"]`` (default 1000) merges."""
+        return cls.train(
+            ecgs, n_merges=int(options.get("n_merges", 1000)), leads=leads, seed=seed, preprocess=preprocess
+        )
+
+    @classmethod
     def train(
         cls,
         ecgs: Iterable[Ecg],

@@ -31,6 +31,8 @@ ORDER = 60
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ecgbyte.ecg_tokenizer import ECG_INPUTS
+
     p.add_argument(
         "--data",
         default="synthetic",
@@ -88,7 +90,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-signal", action="store_true", help="ablation: text only, ECG tokens removed")
     p.add_argument(
         "--ecg-input",
-        choices=("tokens", "encoder"),
+        choices=tuple(ECG_INPUTS),
         default=None,
         help="tokens: ECG-Byte end to end (default); encoder: two-stage baseline (frozen encoder + projection)",
     )

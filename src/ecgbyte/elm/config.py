@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ecgbyte.ecg_tokenizer import ECG_INPUTS
 from ecgbyte.errors import ConfigError
 
 SCHEDULES = ("inv_sqrt", "cosine", "constant")
 FINETUNE_MODES = ("full", "lora")
 PRECISIONS = ("auto", "fp32", "bf16")
-ECG_INPUTS = ("tokens", "encoder")
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
@@ -85,7 +85,7 @@ class TrainConfig:
         _choice("schedule", self.schedule, SCHEDULES)
         _choice("finetune", self.finetune, FINETUNE_MODES)
         _choice("precision", self.precision, PRECISIONS)
-        _choice("ecg_input", self.ecg_input, ECG_INPUTS)
+        _choice("ecg_input", self.ecg_input, tuple(ECG_INPUTS))  # input kind -> tokenizer format
         _choice("projector", self.projector, ("linear", "mlp"))
         for name in (
             "tiny_hidden",

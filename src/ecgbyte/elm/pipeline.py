@@ -4,10 +4,10 @@
    :mod:`ecgbyte.data.registry`); the spec is stored in the run's config (``extra["data"]``) so
    generation and evaluation rebuild the same splits.
 2. Get the ECG tokenizer: the one given (an object or a folder of any registered format), the
-   run's own on resume, or a new one trained on the training split's ECGs: an ECG-Byte tokenizer
-   (``n_merges`` BPE merges over the dataset's leads) for ``ecg_input="tokens"``, or the two-stage
-   baseline's stage 1 (a pretrained encoder, :func:`ecgbyte.elm.two_stage.pretrain_stage1`) for
-   ``ecg_input="encoder"``.
+   run's own on resume, or a new one trained on the training split's ECGs by the class that
+   ``ecgbyte.ecg_tokenizer.ECG_INPUTS`` names for ``cfg.ecg_input``: an ECG-Byte tokenizer
+   (``n_merges`` BPE merges over the dataset's leads) for ``"tokens"``, the two-stage baseline's
+   stage 1 (a pretrained encoder) for ``"encoder"``.
 3. Run the training loop (:func:`ecgbyte.elm.train.train`).
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ecgbyte.data.items import QAItem
-from ecgbyte.ecg_tokenizer import EcgTokenizer, load_ecg_tokenizer
+from ecgbyte.ecg_tokenizer import ECG_INPUTS, EcgTokenizer, load_ecg_tokenizer, tokenizer_class
 from ecgbyte.elm.config import TrainConfig
 from ecgbyte.errors import ConfigError
 
@@ -38,39 +38,29 @@ def fit_ecg_tokenizer(
     leads: tuple[str, ...],
     fs: float,
     seed: int,
-    n_merges: int = 1000,
-    encoder_epochs: float = 5.0,
-    encoder_steps: int | None = None,
     progress: bool = True,
+    **options: Any,
 ) -> EcgTokenizer:
     """A new ECG tokenizer for ``cfg.ecg_input`` trained on the ECGs of ``train_items``.
 
-    ``tokens``: an ECG-Byte tokenizer with ``n_merges`` merges over ``leads``; ``encoder``: the
-    two-stage baseline's stage 1 (``encoder_epochs`` / ``encoder_steps`` of pretraining) with
-    ``cfg.soft_tokens`` soft tokens. Both preprocess with the dataset's config at ``fs`` Hz.
+    The class is the one :data:`ecgbyte.ecg_tokenizer.ECG_INPUTS` names for the input kind
+    (``tokens``: ECG-Byte, ``options["n_merges"]`` merges; ``encoder``: the two-stage baseline's
+    stage 1, ``options["encoder_epochs"]`` / ``["encoder_steps"]``); it preprocesses with the
+    dataset's config at ``fs`` Hz.
     """
     from ecgbyte.data.items import unique_ecgs
     from ecgbyte.data.synthetic_qa import preprocess_config_for
 
-    ecgs = unique_ecgs(train_items)
-    if cfg.ecg_input == "encoder":
-        from ecgbyte.elm.two_stage import pretrain_stage1
-
-        return pretrain_stage1(
-            ecgs,
-            fs=fs,
-            leads=leads,
-            k=cfg.soft_tokens,
-            preprocess=preprocess_config_for(fs),
-            epochs=encoder_epochs,
-            max_steps=encoder_steps,
-            seed=seed,
-            progress=progress,
-        )
-    from ecgbyte.tokenizer import ECGByteTokenizer
-
-    return ECGByteTokenizer.train(
-        ecgs, n_merges=n_merges, leads=leads, seed=seed, preprocess=preprocess_config_for(fs)
+    cls = tokenizer_class(ECG_INPUTS[cfg.ecg_input])
+    return cls.fit(
+        unique_ecgs(train_items),
+        cfg,
+        leads=leads,
+        fs=fs,
+        preprocess=preprocess_config_for(fs),
+        seed=seed,
+        progress=progress,
+        **options,
     )
 
 

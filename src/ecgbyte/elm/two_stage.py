@@ -130,6 +130,33 @@ class SoftTokenizer(EcgTokenizer):
         return (*paths, str(soft), str(cfg))
 
     @classmethod
+    def fit(
+        cls,
+        ecgs: Sequence[Any],
+        cfg: Any,
+        *,
+        leads: tuple[str, ...],
+        fs: float,
+        preprocess: Any,
+        seed: int,
+        progress: bool = True,
+        **options: Any,
+    ) -> SoftTokenizer:
+        """A run's new encoder: stage 1 (:func:`pretrain_stage1`) with ``cfg.soft_tokens`` soft tokens,
+        ``options["encoder_epochs"]`` (default 5) or ``options["encoder_steps"]`` of pretraining."""
+        return pretrain_stage1(
+            ecgs,
+            fs=fs,
+            leads=leads,
+            k=cfg.soft_tokens,
+            preprocess=preprocess,
+            epochs=options.get("encoder_epochs", 5.0),
+            max_steps=options.get("encoder_steps"),
+            seed=seed,
+            progress=progress,
+        )
+
+    @classmethod
     def from_pretrained(cls, directory: str | Path) -> SoftTokenizer:
         """Load a folder written by :meth:`save_pretrained` (or an older one without ``ecgbyte_config.json``)."""
         d = Path(directory)
