@@ -27,7 +27,8 @@ that lower rank. When a merge creates a pair of *lower* rank (possible only when
 produce the same string, see ``Merges.ids``), the rest of the bucket is put back and the lower
 rank runs first, as the heap would do.
 
-New tokens ``z`` next to a run of ``z``'s join it (:func:`_join`). The pair on the left boundary of
+New tokens ``z`` next to a run of ``z``'s on their left join it (:func:`_join`; a run of ``z``'s
+on their right is impossible, see :func:`_push_right_pair`). The pair on the left boundary of
 a run of two or more ``x`` gets no entry when ``(x, x)`` ranks lower: the run merges first and
 replaces its first ``x``, so that pair never merges. If the run shrinks to one token before (its
 last ``x`` merged with the token on its right), the entry is made then. Each run and each removed
@@ -101,8 +102,10 @@ def _put_run(p, x, k, left, right, runs):
 
 @_helper
 def _join(w, h, rzz, runs, q, ne, low):
-    """The run at ``h`` (``cnt[h]`` tokens z; ``sym[h]`` is not read) joins the run of z's at ``w``
-    on its left. ``rzz``: the rank of ``(z, z)``, pushed if ``w`` becomes a run."""
+    """The run at ``h``, ``cnt[h]`` new z's (``sym[h]`` is not read), joins the run of z's at ``w``
+    on its left. ``rzz``: the rank of ``(z, z)``, pushed if ``w`` becomes a run. Joins go leftwards
+    only: no run of z's waits on the right of new z's (see :func:`_push_right_pair`).
+    """
     sym, cnt, nxt, prv = runs
     old = cnt[w]
     cnt[w] = old + cnt[h]
@@ -117,16 +120,25 @@ def _join(w, h, rzz, runs, q, ne, low):
 
 
 @_helper
-def _meet_right(h, y, z, rzz, self_rank, runs, pt, q, ne, low):
-    """The run of z's at ``h`` has the run at ``y`` on its right (-1: none; linked already): ``y``
-    joins it if it holds z's too, else the pair ``(z, sym[y])`` gets its entry (unless that run's
-    own pair ranks lower)."""
+def _push_right_pair(y, z, self_rank, runs, pt, q, ne, low):
+    """Entry for the pair ``(z, sym[y])`` between new z's and the run at ``y`` on their right
+    (-1: none), unless that run's own pair ranks lower.
+
+    ``sym[y] != z``: the run at ``y`` never joins the new z's. Proof, in HF's order (merge the
+    lowest-ranked pair, the leftmost among equals): say ``(a, b)`` merges into ``z`` and the token on
+    its right is a ``z``. Then L = ``[a, b]`` and R = ``[z]`` are two copies of one string, L left
+    of R. Tokens only grow, so no merge ever crossed the ends of L or R, and each copy went through
+    the tokenizations of that string alone, in the same order (each merge inside a copy was the
+    lowest pair of the copy, the leftmost among equals). While both copies stood at the same
+    tokenization, R's next pair had the rank of one in L, further left, so L moved first: R is never
+    ahead of L. Yet R (one token) is ahead of L (two). The kernel merges in HF's order (the pairs of
+    a run at once only when nothing merges between them), so the same holds here;
+    ``test_a_merge_never_finds_its_result_on_its_right`` (``tests/test_bpe_encoders.py``) checks it.
+    """
     if y == -1:
         return ne, low
     sym, cnt, _, _ = runs
     x = sym[y]
-    if x == z:
-        return _join(h, y, rzz, runs, q, ne, low)
     rc = self_rank[x] if cnt[y] >= 2 else -1
     return _push_left_pair(_lookup(pt, z, x), rc, y, q, ne, low)
 
@@ -171,16 +183,14 @@ def _merge_run(p, r, a, z, rzz, rzb, self_rank, tok_len, runs, pt, q, ne, low):
             t = p + (kk - 1) * la
             _put_run(t, a, 1, p, y, runs)
             ne, low = _push(rzb, t, q, ne, low)
-        h = p  # the run that holds the new z's
         if ws == z:  # they join the run on their left
             ne, low = _join(w, p, rzz, runs, q, ne, low)
-            h = w
         else:
             rc = rzz if half >= 2 else -1
             ne, low = _push(rc, p, q, ne, low)
             ne, low = _push_left_pair(rwz, rc, p, q, ne, low)
         if (kk & 1) == 0:
-            ne, low = _meet_right(h, y, z, rzz, self_rank, runs, pt, q, ne, low)
+            ne, low = _push_right_pair(y, z, self_rank, runs, pt, q, ne, low)
         break
     return ne, low
 
@@ -234,7 +244,7 @@ def _merge_pair(p, a, b, z, rzz, rzb, raz, self_rank, tok_len, runs, pt, q, ne, 
         nxt[h] = y
         if y != -1:
             prv[y] = h
-        ne, low = _meet_right(h, y, z, rzz, self_rank, runs, pt, q, ne, low)
+        ne, low = _push_right_pair(y, z, self_rank, runs, pt, q, ne, low)
     return ne, low
 
 
