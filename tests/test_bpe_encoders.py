@@ -6,6 +6,7 @@ repeated merge results, sequence boundaries) and the batch/decode API.
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -222,6 +223,109 @@ def test_batch_equals_one_by_one_and_never_crosses_sequences(m, seqs):
             res = batch(seqs, m, num_workers=workers)
             assert res.offsets.tolist()[0] == 0 and res.offsets.size == len(seqs) + 1
             assert [p.tolist() for p in res.split()] == [single(s, m).tolist() for s in seqs]
+
+
+# ---------------------------------------------------------------------------- new tokens next to runs
+
+# Cases where the kernel's new tokens z join a run of z's on their left (``_join`` in
+# ``ecgbyte.bpe._encode_bpe``); together they reach every call of it (tested below).
+JOIN_CASES = [
+    # a+b on "abab": the second ab joins the first (a pair merge)
+    pytest.param(("a+b",), "abab", ["ab", "ab"], id="pair"),
+    # aaaa is built by aaa+a and by aa+aa, and aaaa+aaaa ranks below aa+aa: the run of eight aa
+    # merges one pair at a time, each new aaaa joining the one on its left, then whole runs
+    pytest.param(("a+a", "aa+a", "aaa+a", "aaaa+aaaa", "aa+aa"), "a" * 16, ["a" * 8] * 2, id="runs"),
+    pytest.param(("a+b", "ab+a", "aba+b", "abab+abab", "ab+ab"), "ab" * 8, ["abababab"] * 2, id="both"),
+]
+
+# Merges that build one string twice, so that a new token can meet the same token made earlier.
+REPEATED_STRINGS = [
+    ("b+c", "a+b", "ab+c", "a+bc"),  # abc from ab+c and from a+bc
+    ("a+b", "ab+a", "aba+b", "abab+abab", "ab+ab"),
+    ("a+a", "aa+a", "aaa+a", "aaaa+aaaa", "aa+aa"),
+    ("c+a", "a+a", "ca+a", "c+aa", "aa+aa", "caa+c"),
+    ("a+b", "b+a", "ab+a", "a+ba", "aba+b", "ab+ab", "ba+b"),
+]
+
+
+@pytest.mark.parametrize("encode", BPE_ENCODERS)
+@pytest.mark.parametrize(("pairs", "text", "expected"), JOIN_CASES)
+def test_new_tokens_join_the_run_on_their_left(encode, pairs, text, expected):
+    m = make_merges(*pairs)
+    assert strings(encode(codes(text), m), m) == expected
+
+
+def test_join_cases_reach_every_join_in_the_kernel(monkeypatch):
+    """Run as plain Python (what ``NUMBA_DISABLE_JIT=1`` runs), the join cases call ``_join`` from
+    every place the kernel calls it, and ``_push_right_pair`` (where the proof that no join goes
+    rightwards stands) from every place too."""
+    import ast
+    import inspect
+
+    from numba.core.dispatcher import Dispatcher
+
+    from ecgbyte.bpe import _encode_bpe, _encode_queue, _encode_table, encoders
+
+    for mod in (_encode_bpe, _encode_queue, _encode_table, encoders):
+        for name, obj in list(vars(mod).items()):
+            if isinstance(obj, Dispatcher):
+                monkeypatch.setattr(mod, name, obj.py_func)
+    watched = ("_join", "_push_right_pair")
+    reached = set()
+
+    def spy(f):
+        def called(*args):
+            reached.add((f.__name__, sys._getframe(1).f_lineno))  # the kernel's line calling f
+            return f(*args)
+
+        return called
+
+    for name in watched:
+        monkeypatch.setattr(_encode_bpe, name, spy(getattr(_encode_bpe, name)))
+    with np.errstate(over="ignore"):  # the hash multiplies wrap around, as in the compiled kernel
+        for case in JOIN_CASES:
+            pairs, text, expected = case.values
+            m = make_merges(*pairs)
+            assert strings(encoders.encode_bpe(codes(text), m), m) == expected
+    tree = ast.parse(inspect.getsource(_encode_bpe))
+    calls = {
+        (node.func.id, node.lineno)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in watched
+    }
+    assert len(calls) >= 5
+    assert reached == calls
+
+
+@pytest.mark.parametrize("pairs", REPEATED_STRINGS)
+def test_every_short_string_under_merges_that_build_one_string_twice(pairs):
+    """Every string of up to 7 symbols over a, b, c: compiled = reference (new tokens next to the
+    same token built earlier, on either side, or next to the pair that will build it)."""
+    m = make_merges(*pairs, alphabet_size=3)
+    seqs = [np.array(t, np.uint8) for n in range(8) for t in itertools.product(range(3), repeat=n)]
+    got = encode_bpe_batch(seqs, m).split()
+    assert [g.tolist() for g in got] == [encode_bpe_reference(s, m) for s in seqs]
+
+
+@settings(max_examples=MAX_EXAMPLES, deadline=None)
+@given(st.one_of(merges_and_runs(), merges_and_codes()))
+def test_a_merge_never_finds_its_result_on_its_right(mc):
+    """The statement proved in ``_push_right_pair``: in HF's order, when (a, b) merges into z, the
+    token right after the pair is never z (the one before it may be)."""
+    m, seq = mc
+    rank = {}
+    for r, (pair, z) in enumerate(zip(map(tuple, m.pairs.tolist()), m.ids.tolist())):
+        rank.setdefault(pair, (r, z))
+    ids = seq.tolist()
+    while True:
+        ready = [(rank[pair][0], i) for i, pair in enumerate(itertools.pairwise(ids)) if pair in rank]
+        if not ready:
+            break
+        i = min(ready)[1]
+        z = rank[ids[i], ids[i + 1]][1]
+        assert ids[i + 2 : i + 3] != [z]
+        ids[i : i + 2] = [z]
+    assert ids == encode_bpe_reference(seq, m)
 
 
 # ---------------------------------------------------------------------------- batch, decode API

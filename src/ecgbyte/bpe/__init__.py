@@ -1,7 +1,7 @@
 """ecgbyte.bpe: byte-pair encoding over ECG symbol strings.
 
 - :class:`Merges` (``merges.py``): the trained merges, the single source of truth of a vocabulary.
-- :func:`train` (``trainer.py`` over the numba kernels in ``_train_kernels.py``): the fast,
+- :func:`train` (``trainer.py`` over the numba kernels in ``_train_*.py``): the fast,
   incremental trainer; :func:`ecgbyte.bpe.reference.train` is the pure-Python spec it is tested
   against.
 - Encoders (``encoders.py``): rank-ordered BPE and the original greedy longest match.

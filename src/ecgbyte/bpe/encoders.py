@@ -33,7 +33,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ecgbyte.bpe import _encode_kernels as K
+from ecgbyte.bpe._encode_bpe import bpe_encode_flat
+from ecgbyte.bpe._encode_greedy import build_trie, decode_flat, greedy_encode_flat
+from ecgbyte.bpe._encode_table import RANK_BITS, build_pair_table, build_rank_tables
 from ecgbyte.bpe.merges import Merges
 from ecgbyte.errors import TokenizerError
 
@@ -120,14 +122,14 @@ def _build_tables(merges: Merges) -> EncoderTables:
     left = np.ascontiguousarray(merges.pairs[:, 0], dtype=np.int32)
     right = np.ascontiguousarray(merges.pairs[:, 1], dtype=np.int32)
     new_ids = np.ascontiguousarray(merges.ids, dtype=np.int32)
-    if len(merges) >= 1 << K.RANK_BITS or vocab_size**2 >= 1 << (63 - K.RANK_BITS):
+    if len(merges) >= 1 << RANK_BITS or vocab_size**2 >= 1 << (63 - RANK_BITS):
         raise TokenizerError(
             f"{len(merges)} merges / vocabulary of {vocab_size} are past the encoders' limits "
-            f"({(1 << K.RANK_BITS) - 1} merges); use fewer merges"
+            f"({(1 << RANK_BITS) - 1} merges); use fewer merges"
         )
     table_size = 1 << max(4, (2 * max(len(merges), 1) - 1).bit_length())  # load factor <= 1/2
-    table, first = K.build_pair_table(left, right, np.int64(vocab_size), table_size, merges.alphabet_size)
-    self_rank, rank_lz, rank_zr = K.build_rank_tables(table, np.int64(vocab_size), left, right, new_ids)
+    table, first = build_pair_table(left, right, np.int64(vocab_size), table_size, merges.alphabet_size)
+    self_rank, rank_lz, rank_zr = build_rank_tables(table, np.int64(vocab_size), left, right, new_ids)
     # symbol codes of each token, by id (a reused id keeps its first, identical, string)
     lengths = merges.token_lengths().astype(np.int64)
     offsets = np.zeros(vocab_size + 1, dtype=np.int64)
@@ -142,7 +144,7 @@ def _build_tables(merges: Merges) -> EncoderTables:
             codes[offsets[z] : offsets[z] + la] = codes[offsets[a] : offsets[a + 1]]
             codes[offsets[z] + la : offsets[z + 1]] = codes[offsets[b] : offsets[b + 1]]
             seen[z] = True
-    child, token = K.build_trie(codes, offsets, merges.alphabet_size)
+    child, token = build_trie(codes, offsets, merges.alphabet_size)
     tables = EncoderTables(
         merges,
         vocab_size,
@@ -229,7 +231,7 @@ def _run(kind: str, flat: np.ndarray, offsets: np.ndarray, t: EncoderTables) -> 
     out = np.empty(flat.size, dtype=np.int32)
     out_offsets = np.empty(offsets.size, dtype=np.int64)
     if kind == "bpe":
-        n = K.bpe_encode_flat(
+        n = bpe_encode_flat(
             flat,
             offsets,
             t.pair_table,
@@ -247,7 +249,7 @@ def _run(kind: str, flat: np.ndarray, offsets: np.ndarray, t: EncoderTables) -> 
             out_offsets,
         )
     else:
-        n = K.greedy_encode_flat(flat, offsets, t.trie_child, t.trie_token, out, out_offsets)
+        n = greedy_encode_flat(flat, offsets, t.trie_child, t.trie_token, out, out_offsets)
     return EncodedBatch(out[:n].copy() if n < out.size // 2 else out[:n], out_offsets)
 
 
@@ -375,7 +377,7 @@ def decode_ids(ids: np.ndarray | Sequence[int], merges: Merges | EncoderTables) 
     arr = np.ascontiguousarray(arr, dtype=np.int64)
     lengths = np.diff(t.token_offsets)
     out = np.empty(int(lengths[arr].sum()) if arr.size else 0, dtype=np.int32)
-    K.decode_flat(arr, t.token_codes, t.token_offsets, out)
+    decode_flat(arr, t.token_codes, t.token_offsets, out)
     return out.astype(_code_dtype(t.merges.alphabet_size))
 
 

@@ -4,8 +4,8 @@
 (the tests compare them on random corpora), but incrementally: each merge touches only its own
 occurrences and their neighbouring runs, never the whole corpus (the original ECG-Byte recounts
 every pair after every merge). The data structures are described in
-:mod:`ecgbyte.bpe._train_kernels`: 12 bytes per corpus symbol, plus the pair tables and queue
-(13 bytes per symbol in all, measured on 30M symbols of ECG).
+:mod:`ecgbyte.bpe._train_kernels` and the modules it lists: 12 bytes per corpus symbol, plus the
+pair tables and queue (13 bytes per symbol in all, measured on 30M symbols of ECG).
 
 Merges with many occurrences run on several threads, one per partition of the corpus (see the
 kernels' module); the result does not depend on the number of threads.
