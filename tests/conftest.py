@@ -8,17 +8,27 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("ECGBYTE_SHARED_DATA", REPO.parent / "shared" / "data"))
+VENDORED_DATA = REPO / "tests" / "data"  # a small subset that travels with the repository
+_FULL = Path(os.environ.get("ECGBYTE_SHARED_DATA", REPO.parent / "shared" / "data"))
+SHARED_DATA = _FULL if _FULL.is_dir() else VENDORED_DATA
+FULL_FIXTURES = SHARED_DATA != VENDORED_DATA
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """Root of the real-data fixtures (PTB-XL, CinC 2021, PTB, ECG-QA samples)."""
-    if not SHARED_DATA.is_dir():
-        if os.environ.get("CI"):
-            raise RuntimeError(f"CI run without the shared fixtures at {SHARED_DATA}")
-        pytest.skip(f"real-data fixtures not found at {SHARED_DATA} (set ECGBYTE_SHARED_DATA)")
+    """Root of the real-data fixtures (PTB-XL, CinC 2021, PTB, ECG-QA samples): ``../shared/data``
+    where it exists (``ECGBYTE_SHARED_DATA`` overrides), else the subset in ``tests/data``."""
+    if os.environ.get("CI") and not FULL_FIXTURES:
+        raise RuntimeError(f"CI run without the shared fixtures at {_FULL}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def full_shared_data(shared_data: Path) -> Path:
+    """The full developer fixture set: for tests whose expectations count its records or items."""
+    if not FULL_FIXTURES:
+        pytest.skip(f"needs the full fixture set at {_FULL}; tests/data holds only a subset")
+    return shared_data
 
 
 @pytest.fixture(scope="session")

@@ -147,7 +147,7 @@ def test_bad_settings(tmp_path: Path) -> None:
         preprocess_dataset(tmp_path / "empty", tmp_path / "o", CFG)
 
 
-def test_cli_on_ptbxl_counts_add_up(ptbxl_dir: Path, tmp_path: Path, capsys) -> None:
+def test_cli_on_ptbxl_counts_add_up(full_shared_data, ptbxl_dir: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
     rc = main(["preprocess", str(ptbxl_dir), str(out), "--no-progress", "--shard-size", "20",
                "--segment-seconds", "5", "--workers", "2"])  # fmt: skip

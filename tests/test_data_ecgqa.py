@@ -48,7 +48,7 @@ def _item(rows, sample_id):
     return it
 
 
-def test_template_counts_and_exact_items(template) -> None:
+def test_template_counts_and_exact_items(full_shared_data, template) -> None:
     splits, report = template
     assert {k: len(v) for k, v in splits.items()} == {"train": 132, "valid": 1, "test": 0}
     assert (report.n_read, report.n_loaded, report.skipped) == (133, 133, [])
@@ -79,7 +79,9 @@ def test_template_counts_and_exact_items(template) -> None:
     assert sum(it.answer == "yes" for it in by_file["train/120000.json"]) == 38
 
 
-def test_paraphrased_same_samples_other_wording(template, ecgqa_dir: Path, ptbxl_dir: Path) -> None:
+def test_paraphrased_same_samples_other_wording(
+    full_shared_data, template, ecgqa_dir: Path, ptbxl_dir: Path
+) -> None:
     para, report = load_ecgqa(ecgqa_dir, ptbxl_dir, variant="paraphrased")
     assert report.n_loaded == 133
     t = {it.meta["sample_id"]: it for it in template[0]["train"]}
@@ -90,7 +92,7 @@ def test_paraphrased_same_samples_other_wording(template, ecgqa_dir: Path, ptbxl
     assert sum(t[k].question != p[k].question for k in t) > 100
 
 
-def test_strat_fold_split_is_patient_disjoint(ecgqa_dir: Path, ptbxl_dir: Path) -> None:
+def test_strat_fold_split_is_patient_disjoint(full_shared_data, ecgqa_dir: Path, ptbxl_dir: Path) -> None:
     splits, report = load_ecgqa(ecgqa_dir, ptbxl_dir, split_by="strat_fold")
     assert {k: len(v) for k, v in splits.items()} == {"train": 102, "valid": 6, "test": 17}
     assert report.counts == {"cross_split": 8} and report.n_loaded == 125
@@ -140,7 +142,7 @@ def test_leaky_metadata_never_reaches_the_model(template, ptbxl_dir: Path) -> No
         assert reports[key] not in decoded
 
 
-def test_missing_record_is_counted_or_strict(ecgqa_dir: Path, ptbxl_dir: Path) -> None:
+def test_missing_record_is_counted_or_strict(full_shared_data, ecgqa_dir: Path, ptbxl_dir: Path) -> None:
     refs = [r for r in discover(ptbxl_dir) if r.record_id != "405"]
     raw = read_ecgqa_file(ecgqa_dir / "ptbxl/template/train/120000.json")
     n_405 = sum(405 in x["ecg_id"] for x in raw)
@@ -216,7 +218,7 @@ def test_empty_answer_skipped_or_strict(tmp_path: Path, ptbxl_dir: Path) -> None
         load_ecgqa(root, ptbxl_dir, strict=True)
 
 
-def test_split_checks(tmp_path: Path, ptbxl_dir: Path) -> None:
+def test_split_checks(full_shared_data, tmp_path: Path, ptbxl_dir: Path) -> None:
     # ecg 2 is listed in valid_ecgs.tsv but its item sits in train/: counted split_mismatch
     root = _tree(
         tmp_path / "a",
@@ -243,7 +245,7 @@ def test_answer_text_rule() -> None:
     assert answer_text(["yes"]) == "yes" and answer_text([]) == ""
 
 
-def test_mimic_version_parses_and_counts_missing(ecgqa_dir: Path, tmp_path: Path) -> None:
+def test_mimic_version_parses_and_counts_missing(full_shared_data, ecgqa_dir: Path, tmp_path: Path) -> None:
     wfdb = pytest.importorskip("wfdb")
     raw = read_ecgqa_file(ecgqa_dir / "mimic-iv-ecg/template/test/270000.json")
     assert len(raw) == 50 and all(len(x["ecg_id"]) == 2 for x in raw)

@@ -14,7 +14,7 @@ from ecgbyte.errors import DatasetError
 from ecgbyte.io import discover
 
 
-def test_reports_split_by_strat_fold(ptbxl_dir: Path) -> None:
+def test_reports_split_by_strat_fold(full_shared_data, ptbxl_dir: Path) -> None:
     splits, report = load_ptbxl_reports(ptbxl_dir)
     # fixture strat_fold counts: 1..8 -> 5+4+6+7+6+7+6+9 = 50, 9 -> 6, 10 -> 11
     assert {k: len(v) for k, v in splits.items()} == {"train": 50, "valid": 6, "test": 11}
@@ -38,7 +38,7 @@ def test_reports_split_by_strat_fold(ptbxl_dir: Path) -> None:
     assert not (pats[0] & pats[1] or pats[0] & pats[2] or pats[1] & pats[2])
 
 
-def test_100hz_and_custom_instruction(ptbxl_dir: Path) -> None:
+def test_100hz_and_custom_instruction(full_shared_data, ptbxl_dir: Path) -> None:
     splits, _ = load_ptbxl_reports(
         ptbxl_dir, ptbxl_fs=100, instruction="Describe the ECG.", folds={"train": range(1, 11)}
     )
@@ -49,7 +49,7 @@ def test_100hz_and_custom_instruction(ptbxl_dir: Path) -> None:
         load_ptbxl_reports(ptbxl_dir, instruction="  ")
 
 
-def test_bad_rows_are_counted_or_strict(ptbxl_dir: Path, tmp_path: Path) -> None:
+def test_bad_rows_are_counted_or_strict(full_shared_data, ptbxl_dir: Path, tmp_path: Path) -> None:
     root = tmp_path / "ptbxl"
     shutil.copytree(ptbxl_dir, root, ignore=shutil.ignore_patterns("records100"))
     rows = list(csv.DictReader((root / "ptbxl_database.csv").open(newline="", encoding="utf-8")))
@@ -71,14 +71,14 @@ def test_bad_rows_are_counted_or_strict(ptbxl_dir: Path, tmp_path: Path) -> None
         load_ptbxl_reports(root, strict=True)
 
 
-def test_report_items_from_refs(ptbxl_dir: Path) -> None:
+def test_report_items_from_refs(full_shared_data, ptbxl_dir: Path) -> None:
     refs = discover(ptbxl_dir)[:3]
     items, report = report_items(refs)
     assert [it.item_id for it in items] == ["ptbxl/report/2", "ptbxl/report/6", "ptbxl/report/8"]
     assert report.summary() == "ptbxl_reports: 3 read, 3 loaded, 0 skipped"
 
 
-def test_registry_spec(ptbxl_dir: Path) -> None:
+def test_registry_spec(full_shared_data, ptbxl_dir: Path) -> None:
     from ecgbyte.data.ptbxl_reports import splits_from_spec
 
     splits = splits_from_spec({"name": "ptbxl_reports", "ptbxl_dir": str(ptbxl_dir)})

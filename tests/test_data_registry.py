@@ -14,7 +14,7 @@ def test_known_names():
         load_splits({"name": "nope"})
 
 
-def test_ecgqa_by_spec_matches_the_fixture_counts(shared_data):
+def test_ecgqa_by_spec_matches_the_fixture_counts(full_shared_data, shared_data):
     splits = load_splits(
         {
             "name": "ecgqa",
@@ -28,7 +28,7 @@ def test_ecgqa_by_spec_matches_the_fixture_counts(shared_data):
     assert len(comparison) == 22
 
 
-def test_ptbxl_reports_by_spec(shared_data):
+def test_ptbxl_reports_by_spec(full_shared_data, shared_data):
     splits = load_splits({"name": "ptbxl_reports", "ptbxl_dir": str(shared_data / "ptb-xl")})
     assert {k: len(v) for k, v in splits.items()} == {"train": 50, "valid": 6, "test": 11}
     assert all(it.answer for v in splits.values() for it in v)

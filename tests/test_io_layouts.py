@@ -38,7 +38,7 @@ def _mimic_tree(root: Path, *, with_index: bool = True) -> list[tuple[str, str]]
     return ids
 
 
-def test_ptbxl_discovery_records500_default(ptbxl_dir: Path) -> None:
+def test_ptbxl_discovery_records500_default(full_shared_data, ptbxl_dir: Path) -> None:
     refs = discover(ptbxl_dir)
     assert detect_layout(ptbxl_dir) == "ptbxl" and len(refs) == 67
     first = refs[0]
@@ -129,6 +129,6 @@ def test_single_file_source(tmp_path: Path) -> None:
     assert (ref.path, ref.record_id, ref.patient_id) == (tmp_path / "one.npy", "one", None)
 
 
-def test_cinc_folder_is_a_plain_directory(shared_data: Path) -> None:
+def test_cinc_folder_is_a_plain_directory(full_shared_data, shared_data: Path) -> None:
     refs = discover(shared_data / "cinc2021")
     assert [r.record_id for r in refs] == ["E07500", "E07501", "HR06000", "HR06001", "JS20000", "JS20001"]

@@ -339,8 +339,7 @@ def _run(
     tok = fit_ecg_tokenizer(
         TrainConfig.preset("baby", **base),
         splits["train"],
-        leads=leads,
-        fs=target_fs,
+        data=data,
         seed=seed,
         n_merges=n_merges,
     )

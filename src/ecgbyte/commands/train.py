@@ -47,25 +47,48 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--data-arg records=ptb-xl; ecgchat: json=..., root=...; ptbxl_reports: ptbxl_dir=...",
     )
     p.add_argument(
-        "--model", default=None, help="'tiny' or a local HF causal-LM directory (default: preset's)"
+        "--model",
+        default=None,
+        help="'tiny' or a local HF causal-LM directory (baby preset: tiny; the paper preset needs a folder)",
     )
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument(
         "--resume", action="store_true", help="continue the run in --out from its latest checkpoint"
     )
     p.add_argument(
-        "--preset", default="baby", choices=("baby", "paper"), help="TrainConfig preset (default: baby)"
+        "--preset",
+        default="baby",
+        choices=("baby", "paper"),
+        help="baby: the CPU demo's recipe; paper: the original's (Adam, noam, LoRA with frozen rows, "
+        "12 leads at 250 Hz, 3500 merges, 2 s segments); flags override it (default: baby)",
     )
     p.add_argument("--config", default=None, help="TrainConfig JSON (overrides the preset)")
     p.add_argument("--ecg-tokenizer", default=None, help="ECGByteTokenizer directory (default: train one)")
     p.add_argument("--n-ecgs", type=int, default=1200, help="synthetic data: number of ECGs")
     p.add_argument(
-        "--fs", type=float, default=50.0, help="synthetic data: sampling rate after preprocessing (Hz)"
+        "--fs",
+        type=float,
+        default=None,
+        help="sampling rate after preprocessing, Hz (default: paper 250; baby 50 on synthetic data, 250 on records)",
     )
     p.add_argument(
-        "--leads", default="II,V1", help="comma-separated leads (synthetic data and the model input)"
+        "--leads",
+        default=None,
+        help="comma-separated leads the model sees (default: paper all 12; baby II,V1)",
     )
-    p.add_argument("--n-merges", type=int, default=1000, help="merges when training the ECG tokenizer")
+    p.add_argument(
+        "--n-merges",
+        type=int,
+        default=None,
+        help="BPE merges of a new ECG tokenizer (default: paper 3500; baby 1000)",
+    )
+    p.add_argument(
+        "--segment-seconds",
+        type=float,
+        default=None,
+        help="cut each record into segments of this many seconds, each its own training example "
+        "(paper: 2; baby: whole 10 s ECGs); evaluation asks about the first segment",
+    )
     p.add_argument(
         "--finetune",
         choices=("full", "lora"),
@@ -108,17 +131,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ecgbyte.elm.config import TrainConfig
-    from ecgbyte.elm.pipeline import train_elm
+    from ecgbyte.elm.pipeline import representation_defaults, train_elm
+    from ecgbyte.errors import ConfigError
 
-    leads = tuple(x.strip() for x in args.leads.split(",") if x.strip())
+    rep = representation_defaults(args.preset, args.data)
+    leads = (
+        tuple(x.strip() for x in args.leads.split(",") if x.strip()) if args.leads else tuple(rep["leads"])
+    )
     data = {
         "name": args.data,
         "n_ecgs": args.n_ecgs,
         "seed": args.seed,
-        "target_fs": args.fs,
+        "target_fs": args.fs if args.fs is not None else rep["target_fs"],
         "leads": list(leads),
         **parse_data_args(args.data_arg),
     }
+    seg = args.segment_seconds if args.segment_seconds is not None else rep["segment_seconds"]
+    if seg is not None:
+        if not 0 < seg <= 10:
+            raise ConfigError(f"--segment-seconds must be in (0, 10] s (the records' length), got {seg:g}")
+        data["segment_seconds"] = seg
     over = {
         k: v
         for k, v in {
@@ -151,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
         args.out,
         data=data,
         ecg_tokenizer=args.ecg_tokenizer,
-        n_merges=args.n_merges,
+        n_merges=args.n_merges if args.n_merges is not None else rep["n_merges"],
         encoder_epochs=args.encoder_epochs,
         encoder_steps=args.encoder_steps,
         seed=args.seed,

@@ -59,6 +59,69 @@ class QAItem:
         return [ecg_key(e) for e in self.ecgs]
 
 
+@dataclass(frozen=True)
+class EcgSegment:
+    """Seconds ``[index * seconds, (index + 1) * seconds)`` of an ECG, cut AFTER preprocessing.
+
+    ``ecg`` is an ``Ecg`` or a record reference. The original ECG-Byte trains on such segments:
+    each record is preprocessed whole, cut into non-overlapping 2 s windows, and each window is
+    tokenized and paired with the record's question as its own example. The cut happens where the
+    ECG tokenizer's preprocessing ends (:func:`ecgbyte.data.sequences.prepared`), so the filters
+    see the whole record.
+    """
+
+    ecg: Any
+    index: int
+    seconds: float
+
+    @property
+    def record_id(self) -> str:
+        return f"{ecg_key(self.ecg)}#{self.index}@{self.seconds:g}s"
+
+    @property
+    def patient_id(self) -> str | None:
+        return getattr(self.ecg, "patient_id", None)
+
+
+SEGMENT_MODES = ("all", "first")
+
+
+def segment_items(
+    items: Iterable[QAItem], seconds: float | None, *, record_seconds: float = 10.0, mode: str = "all"
+) -> list[QAItem]:
+    """Items over ``seconds``-long segments of their ECGs (``None`` or ``>= record_seconds``: as is).
+
+    ``mode="all"``: every segment ``k`` of a record is its own item (id ``<item>#k``, same question
+    and answer, ``meta["segment"] = k``), as the original trains; ``"first"``: each item once, on
+    its first segment (its id unchanged): how an item is scored once. Comparison items cut every
+    ECG at the same ``k``. ``record_seconds`` is the records' length (10 s in PTB-XL and MIMIC-IV-ECG).
+    """
+    from ecgbyte.errors import ConfigError
+
+    if mode not in SEGMENT_MODES:
+        raise ConfigError(f"segment mode {mode!r} is not one of {', '.join(SEGMENT_MODES)}")
+    items = list(items)
+    if seconds is None or seconds >= record_seconds:
+        return items
+    if not seconds > 0:
+        raise ConfigError(f"segment seconds must be > 0, got {seconds!r}")
+    n = int(record_seconds // seconds + 1e-9)
+    out = []
+    for it in items:
+        for k in range(n if mode == "all" else 1):
+            out.append(
+                QAItem(
+                    it.item_id if mode == "first" else f"{it.item_id}#{k}",
+                    it.patient_id,
+                    tuple(EcgSegment(e, k, float(seconds)) for e in it.ecgs),
+                    it.question,
+                    it.answer,
+                    {**it.meta, "segment": k, "parent_item": it.item_id},
+                )
+            )
+    return out
+
+
 def ecg_key(ecg: Any) -> str:
     """Stable id of an ``Ecg`` or record reference, used to cache its encoding."""
     rid = getattr(ecg, "record_id", None)
@@ -71,7 +134,13 @@ def ecg_key(ecg: Any) -> str:
 
 
 def load_ecg(ecg: Any) -> Ecg:
-    """Return ``ecg`` itself if it is an ``Ecg``, else read the referenced record file."""
+    """Return ``ecg`` itself if it is an ``Ecg``, else read the referenced record file.
+
+    An :class:`EcgSegment` gives its whole record (cut after preprocessing, by
+    :func:`ecgbyte.data.sequences.prepared`).
+    """
+    if isinstance(ecg, EcgSegment):
+        return load_ecg(ecg.ecg)
     if isinstance(ecg, Ecg):
         return ecg
     path = getattr(ecg, "path", None)
@@ -119,5 +188,6 @@ def unique_ecgs(items: Iterable[QAItem]) -> list[Ecg]:
     unique: dict[str, Any] = {}
     for it in items:
         for e in it.ecgs:
+            e = e.ecg if isinstance(e, EcgSegment) else e  # a tokenizer learns from whole records
             unique.setdefault(ecg_key(e), e)
     return [load_ecg(e) for e in unique.values()]

@@ -64,6 +64,28 @@ register("ecgchat", _lazy("ecgbyte.data.ecgchat"))
 register("ptbxl_reports", _lazy("ecgbyte.data.ptbxl_reports"))
 
 
+SYNTHETIC_DATASETS = frozenset({"synthetic"})
+
+
+def preprocess_config_of(spec: dict[str, Any]) -> Any:
+    """The preprocessing a dataset's ECGs get (the representation is part of the recipe).
+
+    Real records: the paper's ``PreprocessConfig`` (notch 50/60 Hz, band-pass 0.5-100 Hz, baseline
+    high-pass 0.05 Hz, db6 wavelet denoising, resampled to ``spec["target_fs"]``, 250 Hz by
+    default; the band-pass top is lowered to 0.4 x the rate below 250 Hz, under Nyquist).
+    Synthetic data: the demo's low-rate config
+    (:func:`ecgbyte.data.synthetic_qa.preprocess_config_for`, 50 Hz by default).
+    """
+    from ecgbyte.signal import PreprocessConfig
+
+    if spec.get("name") in SYNTHETIC_DATASETS:
+        from ecgbyte.data.synthetic_qa import preprocess_config_for
+
+        return preprocess_config_for(float(spec.get("target_fs", 50.0)))
+    fs = float(spec.get("target_fs", 250.0))
+    return PreprocessConfig(target_fs=fs, bandpass_high=min(100.0, 0.4 * fs), segment_length=None)
+
+
 def known_datasets() -> list[str]:
     """Names accepted by :func:`load_splits`."""
     return sorted(_LOADERS)

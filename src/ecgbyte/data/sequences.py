@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ecgbyte.data.items import QAItem, ecg_key, load_ecg
+from ecgbyte.data.items import EcgSegment, QAItem, ecg_key, load_ecg
 from ecgbyte.ecg_tokenizer import EcgTokenizer, EncodedEcg  # EncodedEcg re-exported: older imports
 from ecgbyte.errors import ConfigError, DatasetError, ModelError
 from ecgbyte.fileio import atomic_write_bytes
@@ -74,7 +74,7 @@ class EncodedCache:
                     enc = EncodedEcg(z["ids"].astype(np.int64), z["lead_offsets"], leads, start, feats)
                 self._mem[key] = enc
                 return enc
-        enc = self.tokenizer.encode_ecg(rec)
+        enc = self.tokenizer.encode_ecg(prepared(self.tokenizer, ecg) if isinstance(ecg, EcgSegment) else rec)
         self.n_encoded += 1
         self._mem[key] = enc
         if path is not None:
@@ -89,6 +89,27 @@ class EncodedCache:
             )
             atomic_write_bytes(path, buf.getvalue())
         return enc
+
+
+def prepared(tokenizer: EcgTokenizer, ecg: Any) -> Any:
+    """The ECG as ``tokenizer`` reads it (``tokenizer.prepare``), cut to the segment for an
+    :class:`~ecgbyte.data.items.EcgSegment`; the result keeps ``meta["preprocess_hash"]``, so
+    encoding it does not preprocess it again."""
+    prep = tokenizer.prepare(load_ecg(ecg))
+    if not isinstance(ecg, EcgSegment):
+        return prep
+    n = round(ecg.seconds * prep.fs)
+    start, end = ecg.index * n, (ecg.index + 1) * n
+    if end > prep.n_samples:
+        from ecgbyte.errors import RecordError
+
+        raise RecordError(
+            f"segment {ecg.index} of {ecg.seconds:g} s needs {end / prep.fs:g} s but the record has "
+            f"{prep.n_samples / prep.fs:g} s; choose a --segment-seconds the records can give",
+            path=ecg_key(ecg.ecg),
+            reason="too_short",
+        )
+    return prep.replace(signal=prep.signal[:, start:end])
 
 
 @dataclass(frozen=True)
@@ -179,6 +200,8 @@ class Example:
     question_type: str
     n_answer_cut: int = 0
     ecg_features: np.ndarray | None = None  # two-stage: float32 [n_ecgs, k, dim] in sequence order
+    # per ECG lead in the prompt: (lead, start in s of its first cut token), None when none was cut
+    cut_at_s: tuple[tuple[str, float | None], ...] = ()
 
 
 class SequenceBuilder:
@@ -255,6 +278,7 @@ class SequenceBuilder:
             n_cut += n_ecg - sum(x.size for x in flat)
             it = iter(flat)
             chosen = [([next(it) for _ in per_lead], names) for per_lead, names in chosen]
+        cut_at = _cut_times(encodings, chosen) if chosen else ()
         ids = list(head)
         for per_lead, names in chosen:
             ids.append(lay.ecg_start_id)
@@ -267,7 +291,47 @@ class SequenceBuilder:
         prompt_len = len(ids)
         ids.extend(a_ids)
         labels = [IGNORE_INDEX] * prompt_len + a_ids
-        return Example(item_id, ids, labels, prompt_len, n_cut, answer or "", question_type, n_answer_cut)
+        return Example(
+            item_id,
+            ids,
+            labels,
+            prompt_len,
+            n_cut,
+            answer or "",
+            question_type,
+            n_answer_cut,
+            cut_at_s=cut_at,
+        )
+
+
+def _cut_times(
+    encodings: Sequence[EncodedEcg], chosen: Sequence[tuple[list[np.ndarray], list[str]]]
+) -> tuple[tuple[str, float | None], ...]:
+    """For every lead in the prompt, where its kept tokens stop: the start time of its first cut token."""
+    out = []
+    for enc, (per_lead, names) in zip(encodings, chosen):
+        for arr, name in zip(per_lead, names):
+            i = enc.leads.index(name)
+            lo, hi = int(enc.lead_offsets[i]), int(enc.lead_offsets[i + 1])
+            cut = arr.size < hi - lo and enc.start_s is not None
+            out.append((name, float(enc.start_s[lo + arr.size]) if cut else None))
+    return tuple(out)
+
+
+def lead_coverage(examples: Sequence[Example], full_seconds: float) -> dict[str, dict[str, float]]:
+    """How much of each lead the model sees: per lead, over every ECG of every example,
+    ``mean_seconds`` (the time its kept tokens reach: ``full_seconds`` when none was cut) and
+    ``whole_fraction`` (the share of ECGs in which nothing of the lead was cut)."""
+    seen: dict[str, list[float]] = {}
+    whole: dict[str, list[bool]] = {}
+    for ex in examples:
+        for name, cut in ex.cut_at_s:
+            seen.setdefault(name, []).append(full_seconds if cut is None else min(cut, full_seconds))
+            whole.setdefault(name, []).append(cut is None)
+    return {
+        n: {"mean_seconds": round(float(np.mean(v)), 3), "whole_fraction": round(float(np.mean(whole[n])), 4)}
+        for n, v in seen.items()
+    }
 
 
 def build_examples(

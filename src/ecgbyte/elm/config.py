@@ -19,7 +19,9 @@ from typing import Any
 from ecgbyte.ecg_tokenizer import ECG_INPUTS
 from ecgbyte.errors import ConfigError
 
-SCHEDULES = ("inv_sqrt", "cosine", "constant")
+SCHEDULES = ("inv_sqrt", "noam", "cosine", "constant")
+OPTIMIZERS = ("adamw", "adam")
+NEW_ROW_INITS = ("mean", "noise")
 FINETUNE_MODES = ("full", "lora")
 PRECISIONS = ("auto", "fp32", "bf16")
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -42,6 +44,9 @@ class TrainConfig:
     lora_dropout: float = 0.05  # LoRA dropout (paper: 0.05)
     lora_targets: tuple[str, ...] = LORA_TARGETS  # modules that get adapters (paper: q k v o gate up down)
     train_ecg_rows: bool = True  # LoRA only: train the new ECG/marker embedding rows (PEFT trainable tokens)
+    new_rows_init: str = (
+        "noise"  # new rows of a pretrained model: "noise" (mean + seeded noise, distinct) or "mean"
+    )
     # --- sequence ---
     max_length: int = 1024  # context in tokens (prompt + answer); longer items: truncate or raise
     max_ecg_tokens: int | None = None  # per-ECG cap on ECG tokens after lead/second selection (None: no cap)
@@ -55,10 +60,20 @@ class TrainConfig:
     soft_tokens: int = 8  # encoder: soft tokens per ECG (= the ECG tokenizer's vocab size in that mode)
     projector: str = "mlp"  # encoder: "linear" or "mlp" (Linear-GELU-Linear) from features to the LLM
     # --- optimisation ---
-    lr: float = 1e-3  # peak learning rate
-    weight_decay: float = 0.01  # AdamW weight decay
-    betas: tuple[float, float] = (0.9, 0.98)  # AdamW betas
-    schedule: str = "inv_sqrt"  # "inv_sqrt" (paper), "cosine" or "constant" (all with linear warmup)
+    optimizer: str = (
+        "adamw"  # "adamw" (decoupled weight decay) or "adam" (L2 in the gradient: the original's)
+    )
+    lr: float = (
+        1e-3  # peak learning rate (ignored by "noam", whose peak is (noam_d_model * warmup_steps)^-0.5)
+    )
+    weight_decay: float = 0.01  # AdamW weight decay, or Adam's L2 coefficient
+    betas: tuple[float, float] = (0.9, 0.98)  # Adam(W) betas
+    schedule: str = (
+        "inv_sqrt"  # "inv_sqrt", "noam" (the original's), "cosine" or "constant" (all with linear warmup)
+    )
+    noam_d_model: int | None = (
+        None  # "noam": the model width in lr = d^-0.5 min(s^-0.5, s w^-1.5) (None: the model's)
+    )
     warmup_steps: int = 50  # optimizer steps of linear warmup (paper: 500)
     min_lr_ratio: float = 0.1  # cosine: final lr as a fraction of lr
     batch_size: int = 8  # sequences per micro-batch (per device)
@@ -83,6 +98,8 @@ class TrainConfig:
         if isinstance(self.betas, list):
             self.betas = tuple(self.betas)
         _choice("schedule", self.schedule, SCHEDULES)
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("new_rows_init", self.new_rows_init, NEW_ROW_INITS)
         _choice("finetune", self.finetune, FINETUNE_MODES)
         _choice("precision", self.precision, PRECISIONS)
         _choice("ecg_input", self.ecg_input, tuple(ECG_INPUTS))  # input kind -> tokenizer format
@@ -110,10 +127,12 @@ class TrainConfig:
         for name in ("warmup_steps", "max_steps", "save_every", "log_every"):
             if int(getattr(self, name)) < 0:
                 raise ConfigError(f"TrainConfig.{name} must be >= 0, got {getattr(self, name)!r}")
-        if self.schedule == "inv_sqrt" and self.warmup_steps < 1:
+        if self.schedule in ("inv_sqrt", "noam") and self.warmup_steps < 1:
             raise ConfigError(
-                "schedule 'inv_sqrt' needs warmup_steps >= 1 (lr = lr*sqrt(warmup/step) after it)"
+                f"schedule {self.schedule!r} needs warmup_steps >= 1 (lr = peak*sqrt(warmup/step) after it)"
             )
+        if self.noam_d_model is not None and int(self.noam_d_model) < 1:
+            raise ConfigError(f"noam_d_model must be >= 1 or None, got {self.noam_d_model!r}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ConfigError(f"lr must be a positive number, got {self.lr!r}")
         if not 0 <= self.min_lr_ratio <= 1:
@@ -145,14 +164,22 @@ class TrainConfig:
                 batch_size=8,
                 max_new_tokens=8,
             ),
+            # the original's main.py / scheduler.py: Adam (L2 1e-2, betas 0.9/0.99), the Noam schedule
+            # with warmup 500 (it ignores --lr), batch 2, clip 1, 1 epoch, LoRA r16/a32/0.05 on the
+            # seven projections, the new embedding rows frozen (here distinct: mean + seeded noise)
             "paper": dict(
-                model="meta-llama/Llama-3.2-1B",
+                model="",  # a local model folder is required (--model); no hub names
                 finetune="lora",
+                train_ecg_rows=False,
+                new_rows_init="noise",
                 max_length=1024,
-                lr=1e-4,
-                schedule="inv_sqrt",
+                optimizer="adam",
+                betas=(0.9, 0.99),
+                weight_decay=1e-2,
+                schedule="noam",
                 warmup_steps=500,
                 batch_size=2,
+                epochs=1.0,
                 grad_clip=1.0,
                 max_new_tokens=128,
                 precision="auto",
@@ -160,7 +187,13 @@ class TrainConfig:
         }
         if name not in presets:
             raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(presets)}")
-        return cls(**{**presets[name], **overrides})
+        merged = {**presets[name], **overrides}
+        if not merged.get("model"):
+            raise ConfigError(
+                f"the {name!r} preset needs a local model folder: pass --model DIR (e.g. a downloaded "
+                "Llama-3.2-1B with config.json, weights and tokenizer), or --model tiny for a tiny Llama"
+            )
+        return cls(**merged)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -171,6 +204,8 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """From :meth:`to_dict` output; runs saved before ``new_rows_init`` existed used the mean."""
+        d = {"new_rows_init": "mean", **d} if "new_rows_init" not in d else d
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
@@ -194,6 +229,25 @@ class TrainConfig:
             raise ConfigError(f"{p}: cannot read a TrainConfig JSON ({exc})") from exc
 
 
+def resolve_noam(config: TrainConfig) -> TrainConfig:
+    """``config`` with ``noam_d_model`` filled in from the model (tiny: ``tiny_hidden``; a local
+    folder: its ``config.json``'s ``hidden_size``) when the schedule is ``noam`` and it is unset."""
+    if config.schedule != "noam" or config.noam_d_model:
+        return config
+    if config.model == "tiny":
+        width = config.tiny_hidden
+    else:
+        p = Path(config.model) / "config.json"
+        try:
+            mc = json.loads(p.read_text())
+            width = next(int(mc[k]) for k in ("hidden_size", "d_model", "n_embd") if k in mc)
+        except (OSError, ValueError, StopIteration) as exc:
+            raise ConfigError(
+                f"{p}: cannot read the model width for the noam schedule ({exc!r}); set noam_d_model"
+            ) from None
+    return dataclasses.replace(config, noam_d_model=width)
+
+
 def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ConfigError(f"TrainConfig.{name}={value!r} is not one of {', '.join(choices)}")
@@ -202,11 +256,17 @@ def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
 def lr_at(step: int, config: TrainConfig, total_steps: int) -> float:
     """Learning rate for optimizer step ``step`` (0-based); a pure function, nothing to checkpoint.
 
-    ``s = step + 1``. Warmup ``w``: ``lr * s / w`` for ``s <= w``. Then ``inv_sqrt`` (paper, as
-    the Transformer schedule normalised to peak ``lr`` at ``s = w``): ``lr * sqrt(w / s)``;
+    ``s = step + 1``. ``noam`` (the original's scheduler.py): ``d^-0.5 * min(s^-0.5, s * w^-1.5)``
+    with ``d = noam_d_model``, which is ``inv_sqrt`` with peak ``(d * w)^-0.5`` (9.9e-4 for
+    Llama-3.2-1B's 2048 and w = 500). Otherwise warmup ``w``: ``lr * s / w`` for ``s <= w``. Then
+    ``inv_sqrt`` (the Transformer schedule normalised to peak ``lr`` at ``s = w``): ``lr * sqrt(w / s)``;
     ``cosine``: from ``lr`` down to ``lr * min_lr_ratio`` at ``s = total_steps``; ``constant``: ``lr``.
     """
     s, w = step + 1, config.warmup_steps
+    if config.schedule == "noam":  # Vaswani et al.: d^-0.5 min(s^-0.5, s w^-1.5), the original's
+        if not config.noam_d_model:
+            raise ConfigError("schedule 'noam' needs noam_d_model (the model width); see resolve_noam")
+        return config.noam_d_model**-0.5 * min(s**-0.5, s * w**-1.5)
     if w and s <= w:
         return config.lr * s / w
     if config.schedule == "inv_sqrt":

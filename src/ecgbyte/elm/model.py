@@ -7,9 +7,11 @@
   id ``len(text_tokenizer) + k``).
 - :func:`build_tiny_llama` (from config, random init, CPU demo/tests) or :func:`load_base_model`
   (any local HF causal LM, e.g. Llama-3.2-1B as in the paper).
-- :func:`resize_for_ecg`: one new embedding row per marker/ECG token, initialised to the mean of
-  the existing rows; :func:`apply_finetuning`: LoRA via PEFT (paper: r 16, alpha 32, dropout 0.05
-  on q k v o gate up down, new rows trainable through PEFT trainable tokens) or full fine-tuning.
+- :func:`resize_for_ecg`: one embedding row per marker/ECG token from ``len(text_tokenizer)`` on,
+  initialised to the mean of the text rows (plus seeded noise: distinct rows, needed when they stay
+  frozen); :func:`apply_finetuning`: LoRA via PEFT (paper: r 16, alpha 32, dropout 0.05 on q k v o
+  gate up down; new rows frozen as in the original, or trainable through PEFT trainable tokens) or
+  full fine-tuning.
 - :func:`save_weights` / :func:`load_weights`: PEFT adapter or full safetensors model.
 """
 
@@ -138,38 +140,60 @@ def load_base_model(path: str | Path, *, dtype: Any = None) -> Any:
         raise ModelError(f"{p}: cannot load the model ({exc})") from exc
 
 
-def resize_for_ecg(model: Any, layout: SequenceLayout) -> int:
-    """Grow the embeddings to ``layout.vocab_size``; new rows = mean of the old rows. Returns rows added."""
+def first_new_row(layout: SequenceLayout) -> int:
+    """The first embedding row that is not a text token: ``len(text_tokenizer)`` before the markers.
+
+    The markers are appended to the text tokenizer, then the ECG ids follow them, so every row from
+    here on is new, whatever the size of the model's embedding matrix (many are padded beyond
+    their tokenizer: those padding rows are untrained and must not carry ECG ids as they are).
+    """
+    return min(layout.ecg_start_id, layout.ecg_end_id)
+
+
+def resize_for_ecg(model: Any, layout: SequenceLayout, *, init: str = "mean", seed: int = 0) -> int:
+    """Give the markers and ECG ids their own initialised rows; returns the number of rows set.
+
+    The embeddings (and an untied output head) grow to ``layout.vocab_size`` if smaller. Every
+    row from :func:`first_new_row` to ``layout.vocab_size`` is then set from the text rows before
+    it: ``"mean"``, their mean (all new rows equal: fine when they are trained, useless when frozen);
+    ``"noise"``, the mean plus seeded Gaussian noise with the text rows' per-dimension standard
+    deviation, so that frozen ECG rows are as distinct as real tokens. Deterministic in ``seed``
+    (a checkpoint rebuilds the same rows on load).
+    """
     import torch
 
-    old = model.get_input_embeddings().weight.shape[0]
-    if old >= layout.vocab_size:
-        return 0
-    model.resize_token_embeddings(layout.vocab_size, mean_resizing=False)
+    first = first_new_row(layout)
+    if model.get_input_embeddings().weight.shape[0] < layout.vocab_size:
+        model.resize_token_embeddings(layout.vocab_size, mean_resizing=False)
+    n = layout.vocab_size - first
+    gen = torch.Generator().manual_seed(int(seed))
     with torch.no_grad():
         for emb in {
             id(m.weight): m
             for m in (model.get_input_embeddings(), model.get_output_embeddings())
             if m is not None
         }.values():
-            emb.weight[old:] = emb.weight[:old].mean(dim=0, keepdim=True)
-    return layout.vocab_size - old
+            text = emb.weight[:first].float()
+            rows = text.mean(dim=0, keepdim=True).expand(n, -1).clone()
+            if init == "noise":
+                rows += torch.randn(n, text.shape[1], generator=gen) * text.std(dim=0, keepdim=True)
+            emb.weight[first : layout.vocab_size] = rows.to(emb.weight.dtype)
+    return n
 
 
-def apply_finetuning(model: Any, config: TrainConfig, *, first_new_row: int | None = None) -> Any:
+def apply_finetuning(model: Any, config: TrainConfig, *, new_rows: Sequence[int] | None = None) -> Any:
     """Full fine-tuning (returned as is) or a PEFT LoRA model with the config's settings.
 
-    ``first_new_row``: with ``train_ecg_rows``, embedding rows from here on are trainable
-    (PEFT ``trainable_token_indices``) so the new ECG/marker tokens can be learned under LoRA.
+    ``new_rows``: the marker and ECG rows; with ``train_ecg_rows`` they are trainable (PEFT
+    ``trainable_token_indices``) so the new tokens can be learned under LoRA, else frozen.
     """
     if config.finetune == "full":
         return model
     from peft import LoraConfig, get_peft_model
 
-    vocab = model.get_input_embeddings().weight.shape[0]
     extra: dict[str, Any] = {}
-    if config.train_ecg_rows and first_new_row is not None and first_new_row < vocab:
-        extra["trainable_token_indices"] = list(range(first_new_row, vocab))
+    if config.train_ecg_rows and new_rows:
+        extra["trainable_token_indices"] = list(new_rows)
     lora = LoraConfig(
         r=config.lora_r,
         lora_alpha=config.lora_alpha,
@@ -215,6 +239,6 @@ def load_weights(
         from peft import PeftModel
 
         base = load_base_model(base_dir)
-        resize_for_ecg(base, layout)
+        resize_for_ecg(base, layout, init=config.new_rows_init, seed=config.seed)
         model = PeftModel.from_pretrained(base, str(d), is_trainable=is_trainable)
     return model

@@ -13,14 +13,34 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
 
 from ecgbyte.data.items import QAItem
+from ecgbyte.ecg import STANDARD_LEADS
 from ecgbyte.ecg_tokenizer import ECG_INPUTS, EcgTokenizer, load_ecg_tokenizer, tokenizer_class
 from ecgbyte.elm.config import TrainConfig
 from ecgbyte.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def representation_defaults(preset: str, dataset: str) -> dict[str, Any]:
+    """The ECG representation a preset implies, where the command line leaves it open.
+
+    ``paper``: the original's: 12 leads at 250 Hz, 3,500 merges, 2 s segments (each its own
+    example). ``baby``: leads II and V1, 1,000 merges, whole 10 s ECGs, at 50 Hz for synthetic
+    data and 250 Hz (the paper's filters) for real records. Keys are those of the dataset spec
+    (``leads``, ``target_fs``, ``segment_seconds``) plus ``n_merges``.
+    """
+    from ecgbyte.data.registry import SYNTHETIC_DATASETS
+
+    if preset == "paper":
+        return {"leads": list(STANDARD_LEADS), "target_fs": 250.0, "n_merges": 3500, "segment_seconds": 2.0}
+    fs = 50.0 if dataset in SYNTHETIC_DATASETS else 250.0
+    return {"leads": ["II", "V1"], "target_fs": fs, "n_merges": 1000, "segment_seconds": None}
 
 
 def dataset_leads(data: dict[str, Any], cfg: TrainConfig) -> tuple[str, ...]:
@@ -31,12 +51,20 @@ def dataset_leads(data: dict[str, Any], cfg: TrainConfig) -> tuple[str, ...]:
     return tuple(leads)
 
 
+def training_items(data: dict[str, Any], items: list[QAItem], *, mode: str = "all") -> list[QAItem]:
+    """``items`` over the spec's ``segment_seconds`` segments (``mode`` as in ``segment_items``)."""
+    from ecgbyte.data.items import segment_items
+
+    return segment_items(
+        items, data.get("segment_seconds"), record_seconds=float(data.get("record_seconds", 10.0)), mode=mode
+    )
+
+
 def fit_ecg_tokenizer(
     cfg: TrainConfig,
     train_items: list[QAItem],
     *,
-    leads: tuple[str, ...],
-    fs: float,
+    data: dict[str, Any],
     seed: int,
     progress: bool = True,
     **options: Any,
@@ -45,22 +73,68 @@ def fit_ecg_tokenizer(
 
     The class is the one :data:`ecgbyte.ecg_tokenizer.ECG_INPUTS` names for the input kind
     (``tokens``: ECG-Byte, ``options["n_merges"]`` merges; ``encoder``: the two-stage baseline's
-    stage 1, ``options["encoder_epochs"]`` / ``["encoder_steps"]``); it preprocesses with the
-    dataset's config at ``fs`` Hz.
+    stage 1, ``options["encoder_epochs"]`` / ``["encoder_steps"]``); it preprocesses as the dataset
+    prescribes (:func:`ecgbyte.data.registry.preprocess_config_of`).
     """
     from ecgbyte.data.items import unique_ecgs
-    from ecgbyte.data.synthetic_qa import preprocess_config_for
+    from ecgbyte.data.registry import preprocess_config_of
 
+    pre = preprocess_config_of(data)
     cls = tokenizer_class(ECG_INPUTS[cfg.ecg_input])
     return cls.fit(
         unique_ecgs(train_items),
         cfg,
-        leads=leads,
-        fs=fs,
-        preprocess=preprocess_config_for(fs),
+        leads=dataset_leads(data, cfg),
+        fs=float(pre.target_fs),
+        preprocess=pre,
         seed=seed,
         progress=progress,
         **options,
+    )
+
+
+def representation_of(tok: EcgTokenizer, data: dict[str, Any]) -> dict[str, Any]:
+    """What the model reads, as stored in a run's config (``extra["representation"]``)."""
+    pre = getattr(tok, "preprocess", None)
+    merges = getattr(tok, "merges", None)
+    return {
+        "ecg_tokenizer_format": tok.format,
+        "leads": list(tok.leads),
+        "preprocess": pre.to_dict() if pre is not None else None,
+        "n_merges": len(merges) if merges is not None else None,
+        "segment_seconds": data.get("segment_seconds"),
+    }
+
+
+def describe_run(cfg: TrainConfig, data: dict[str, Any], tok: EcgTokenizer) -> str:
+    """What a run trains on and how, in a few lines (printed at its start)."""
+    pre = getattr(tok, "preprocess", None)
+    if pre is not None:
+        band = f"band-pass {pre.bandpass_low:g}-{pre.bandpass_high:g} Hz" if pre.bandpass else "no band-pass"
+        notch = f"notch {'/'.join(f'{f:g}' for f in pre.notch_freqs)} Hz" if pre.notch else "no notch"
+        filt = f"{notch}, {band}, " + (f"wavelet {pre.wavelet}" if pre.denoise else "no denoising")
+        signal = f"{len(tok.leads)} leads ({','.join(tok.leads)}) at {pre.target_fs:g} Hz; {filt}"
+    else:
+        signal = f"{type(tok).__name__} ({tok.format})"
+    seg = data.get("segment_seconds")
+    seg_text = f"{seg:g} s segments, each its own example" if seg else "whole ECGs"
+    n_merges = representation_of(tok, data)["n_merges"]
+    merges = f", {n_merges} merges" if n_merges is not None else ""
+    opt = f"{cfg.optimizer} (betas {cfg.betas[0]:g}/{cfg.betas[1]:g}, weight decay {cfg.weight_decay:g})"
+    if cfg.schedule == "noam":
+        sched = f"noam (warmup {cfg.warmup_steps}, d_model {cfg.noam_d_model or 'from the model'})"
+    else:
+        sched = f"{cfg.schedule} (peak {cfg.lr:g}, warmup {cfg.warmup_steps})"
+    ft = (
+        f"LoRA r{cfg.lora_r}/alpha {cfg.lora_alpha}/dropout {cfg.lora_dropout:g} on {','.join(cfg.lora_targets)}, "
+        f"new embedding rows {'trained' if cfg.train_ecg_rows else 'frozen'} ({cfg.new_rows_init} init)"
+        if cfg.finetune == "lora"
+        else "full fine-tuning"
+    )
+    return (
+        f"dataset {data.get('name')}: {signal}; {seg_text}; ECG tokens {tok.vocab_size}{merges}\n"
+        f"model {cfg.model}: {ft}; {opt}; schedule {sched}; batch {cfg.batch_size} x {cfg.grad_accum}, "
+        f"context {cfg.max_length}, grad clip {cfg.grad_clip:g}"
     )
 
 
@@ -106,6 +180,7 @@ def train_elm(
     out = Path(out)
     cfg.extra = {**cfg.extra, "data": data}
     splits = load_splits(data)
+    train_items = training_items(data, splits["train"])
     saved = out / "ecg_tokenizer"
     if isinstance(ecg_tokenizer, (str, os.PathLike)):
         tok = load_ecg_tokenizer(ecg_tokenizer)
@@ -117,8 +192,7 @@ def train_elm(
         tok = fit_ecg_tokenizer(
             cfg,
             splits["train"],
-            leads=dataset_leads(data, cfg),
-            fs=float(data.get("target_fs", 50.0)),
+            data=data,
             seed=cfg.seed if seed is None else seed,
             n_merges=n_merges,
             encoder_epochs=encoder_epochs,
@@ -130,9 +204,11 @@ def train_elm(
 
             keep = ("objective", "steps", "n_ecgs", "n_parameters", "wall_s")
             write_json(out / "stage1.json", {k: tok.info[k] for k in keep})
+    cfg.extra = {**cfg.extra, "representation": representation_of(tok, data)}
+    log.info("%s", describe_run(cfg, data, tok))
     return train(
         cfg,
-        splits["train"],
+        train_items,
         ecg_tokenizer=tok,
         run_dir=out,
         resume=resume,
@@ -141,4 +217,11 @@ def train_elm(
     )
 
 
-__all__ = ["dataset_leads", "fit_ecg_tokenizer", "train_elm"]
+__all__ = [
+    "dataset_leads",
+    "describe_run",
+    "fit_ecg_tokenizer",
+    "representation_defaults",
+    "train_elm",
+    "training_items",
+]

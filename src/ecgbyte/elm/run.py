@@ -259,14 +259,28 @@ class RunDir:
             self._splits = load_splits(spec)
         return self._splits
 
-    def items(self, split: str) -> list[QAItem]:
-        """The QA items of ``split`` (a non-empty split of the run's dataset)."""
+    def items(self, split: str, *, segments: str = "first") -> list[QAItem]:
+        """The QA items of ``split`` (a non-empty split of the run's dataset).
+
+        A run trained on segments (``segment_seconds`` in its dataset spec) is asked about
+        segments too: ``segments="first"`` gives each item once, on its records' first segment
+        (how an item is scored once); ``"all"`` gives one item per segment (``<id>#k``), e.g. for
+        a majority vote over segments.
+        """
+        from ecgbyte.data.items import segment_items
+
         splits = self.splits()
         if split not in splits:
             raise DatasetError(f"unknown split {split!r}; choose one of {', '.join(splits)}")
         if not splits[split]:
             raise DatasetError(f"{self.path}: the {split!r} split is empty; choose another --split")
-        return list(splits[split])
+        spec = self.data_spec or {}
+        return segment_items(
+            splits[split],
+            spec.get("segment_seconds"),
+            record_seconds=float(spec.get("record_seconds", 10.0)),
+            mode=segments,
+        )
 
 
 def load_run(

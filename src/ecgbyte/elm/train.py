@@ -35,11 +35,12 @@ from ecgbyte.data.sequences import (
     SequenceLayout,
     build_examples,
     collate,
+    lead_coverage,
 )
 from ecgbyte.ecg_tokenizer import EcgTokenizer
 from ecgbyte.elm import model as M
 from ecgbyte.elm.checkpoint import load_training_state, save_checkpoint
-from ecgbyte.elm.config import TrainConfig, lr_at
+from ecgbyte.elm.config import TrainConfig, lr_at, resolve_noam
 from ecgbyte.elm.run import RunDir, latest_checkpoint, make_builder
 from ecgbyte.errors import ConfigError, DatasetError, ModelError
 from ecgbyte.fileio import write_json
@@ -73,15 +74,13 @@ def prepare_run(
     if cfg.model == "tiny":
         model = M.build_tiny_llama(cfg, layout)
         model.save_pretrained(str(run_dir / "base"), safe_serialization=True)
-        first_new = layout.ecg_start_id
     else:
         model = M.load_base_model(cfg.model)
-        first_new = model.get_input_embeddings().weight.shape[0]
-        M.resize_for_ecg(model, layout)
+        M.resize_for_ecg(model, layout, init=cfg.new_rows_init, seed=cfg.seed)
     import torch
 
     torch.manual_seed(cfg.seed)  # LoRA's random init (kaiming A) is seeded too
-    model = M.apply_finetuning(model, cfg, first_new_row=first_new)
+    model = M.apply_finetuning(model, cfg, new_rows=range(M.first_new_row(layout), layout.vocab_size))
     # the ECG tokenizer adds what its input needs (two-stage: a projector from encoder features)
     return ecg_tokenizer.wrap_model(model, cfg, layout), text_tok, layout
 
@@ -141,6 +140,9 @@ def train(
     from tqdm.auto import tqdm
 
     run_dir = Path(run_dir)
+    if cfg.model != "tiny":
+        M.check_model_path(cfg.model)
+    cfg = resolve_noam(cfg)  # the noam schedule's width comes from the model, stored in config.json
     ckpt = latest_checkpoint(run_dir) if resume else None
     if resume and ckpt is None:
         raise ModelError(f"{run_dir}: nothing to resume (no latest.json); drop --resume to start fresh")
@@ -181,10 +183,11 @@ def train(
     examples = build_examples(train_items, make_builder(cfg, layout, text_tok), cache)
     n_cut = sum(ex.n_cut for ex in examples)
     n_long = _warn_long_answers(examples, cfg.max_new_tokens, run_dir)
+    coverage = _report_coverage(examples, cfg, run_dir, main=acc.is_main_process)
 
     torch.manual_seed(cfg.seed)
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = _adamw(torch, params, cfg)
+    opt = _optimizer(torch, params, cfg)
     start_step = load_training_state(ckpt, opt) if ckpt is not None else 0
     model, opt = acc.prepare(model, opt)
     model.train()
@@ -263,9 +266,36 @@ def train(
         "n_cut_tokens": n_cut,
         "n_ecgs_encoded": cache.n_encoded,
         "n_answers_over_max_new_tokens": n_long,
+        "lead_coverage": coverage,
         "device": str(acc.device),
         "mixed_precision": acc.mixed_precision,
     }
+
+
+def _report_coverage(examples: Sequence[Example], cfg: TrainConfig, run_dir: Path, *, main: bool) -> dict:
+    """Per lead, how many seconds of each ECG survive the context (logged, in ``RUN/coverage.json``);
+    a warning when less than the whole ECG reaches the model."""
+    data = cfg.extra.get("data") or {}
+    full = float(data.get("segment_seconds") or data.get("record_seconds") or 10.0)
+    cov = lead_coverage(examples, full)
+    if not cov:
+        return cov
+    text = ", ".join(f"{n} {c['mean_seconds']:.2f}" for n, c in cov.items())
+    log.info("%s: seconds of each %g s ECG the model sees, per lead (mean): %s", run_dir, full, text)
+    short = {n: c for n, c in cov.items() if c["whole_fraction"] < 1.0}
+    if short:
+        cut = ", ".join(
+            f"{n} (whole in {100 * c['whole_fraction']:.0f}% of ECGs, {c['mean_seconds']:.2f} s on average)"
+            for n, c in short.items()
+        )
+        log.warning(
+            "%s: the context (max_length=%d) cuts leads %s; shorten the ECG (--segment-seconds, fewer "
+            "leads, a lower rate) or raise --max-length",
+            run_dir, cfg.max_length, cut,
+        )  # fmt: skip
+    if main:
+        write_json(run_dir / "coverage.json", {"full_seconds": full, "leads": cov})
+    return cov
 
 
 def _warn_long_answers(examples: Sequence[Example], max_new_tokens: int, run_dir: Path) -> int:
@@ -301,17 +331,19 @@ def _trackers() -> list[str]:
     return out
 
 
-def _adamw(torch: Any, params: list, cfg: TrainConfig) -> Any:
-    """AdamW, fused into one kernel where this torch build supports it for these tensors.
+def _optimizer(torch: Any, params: list, cfg: TrainConfig) -> Any:
+    """AdamW (decoupled weight decay) or Adam (L2 in the gradient, the original's), fused into one
+    kernel where this torch build supports it for these tensors.
 
     The fused kernel is ~1.7x faster per step for the tiny CPU model (benchmarks/train_bench.py)
     and computes the same update; older builds or devices without it get the default path.
     """
+    cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
     kwargs = dict(lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
     try:
-        return torch.optim.AdamW(params, fused=True, **kwargs)
+        return cls(params, fused=True, **kwargs)
     except (RuntimeError, ValueError, TypeError):
-        return torch.optim.AdamW(params, **kwargs)
+        return cls(params, **kwargs)
 
 
 __all__ = ["batch_indices", "prepare_run", "total_steps_of", "train"]
