@@ -136,3 +136,43 @@ def test_smollm2_lora_train_save_reload_generate(smollm_dir: Path, tmp_path: Pat
     again = predict(run, splits["test"][:2], batch_size=1, max_new_tokens=4)
     assert [r["prediction"] for r in rows] == [r["prediction"] for r in again]  # greedy, batched == unbatched
     assert all(isinstance(r["prediction"], str) for r in rows)
+
+
+def test_smollm2_paper_preset_on_the_real_fixtures(
+    smollm_dir: Path, tmp_path: Path, shared_data: Path
+) -> None:
+    """`ecgbyte train --preset paper` with a real pretrained LLM: the original's optimisation (Adam,
+    noam with SmolLM2's width 576, LoRA with frozen, distinct new rows) on ECG-QA 2 s segments of
+    12 leads at 250 Hz; 2 steps, then it answers."""
+    from ecgbyte.cli import main
+    from ecgbyte.elm.generate import predict
+    from ecgbyte.elm.run import RunDir
+
+    torch.set_num_threads(2)
+    out = tmp_path / "run"
+    args = ["train", "--data", "ecgqa", "--data-arg", f"ecgqa_dir={shared_data / 'ecg-qa' / 'ptbxl'}"]
+    args += [
+        "--data-arg",
+        f"records={shared_data / 'ptb-xl'}",
+        "--preset",
+        "paper",
+        "--model",
+        str(smollm_dir),
+    ]
+    args += ["--out", str(out), "--steps", "2", "--max-new-tokens", "6", "--n-merges", "500", "--no-progress"]
+    assert main(args) == 0
+    cfg = json.loads((out / "config.json").read_text())
+    assert (cfg["optimizer"], cfg["schedule"], cfg["noam_d_model"], cfg["train_ecg_rows"]) == (
+        "adam",
+        "noam",
+        576,
+        False,
+    )
+    lrs = [json.loads(x)["lr"] for x in (out / "log.jsonl").read_text().splitlines()]
+    assert lrs[-1] == pytest.approx(576**-0.5 * 2 * 500**-1.5)
+    run = RunDir(out)
+    emb = run.model.get_input_embeddings().weight.detach()
+    new = emb[run.layout.ecg_start_id : run.layout.vocab_size].float()
+    assert torch.cdist(new[:200], new[:200]).fill_diagonal_(1e9).min() > 0  # frozen rows, all distinct
+    [row] = predict(run, run.items("train")[:1], batch_size=1)
+    assert isinstance(row["prediction"], str)
