@@ -13,7 +13,8 @@ nvidia-smi -L
 $py -c "import torch, transformers, accelerate, peft; print('torch', torch.__version__, 'transformers', transformers.__version__, 'accelerate', accelerate.__version__, 'peft', peft.__version__, torch.cuda.get_device_name(0))"
 timeout "${TEST_TIMEOUT:-240}" $py -m pytest -q -p no:cacheprovider -rs \
   tests/test_elm_gpu.py tests/test_elm_train.py tests/test_elm_two_stage.py tests/test_eval_two_stage.py \
-  tests/test_eval_ablations.py tests/test_ask.py 2>&1 | tee "$out/pytest_gpu.log"
+  tests/test_eval_ablations.py tests/test_ask.py tests/test_report.py tests/test_paper_path.py \
+  tests/test_ecg_tokenizer.py 2>&1 | tee "$out/pytest_gpu.log"
 timeout "${BENCH_TIMEOUT:-150}" $py benchmarks/train_bench.py --threads 8 --out "$out/train_bench_gpu.json" 2>&1 \
   | tee "$out/train_bench_gpu.log"
 start=$(date +%s)
