@@ -240,6 +240,12 @@ class SignQuantizer:
     @classmethod
     def from_dict(cls, data, *, where="<dict>"):
         return cls(data["step"])
+
+    @classmethod
+    def fit(cls, signals, *, percentiles, seed, n_symbols):
+        # the step that spreads the 99th percentile of |x| over the 13 bins above zero
+        x = np.concatenate([np.abs(np.asarray(getattr(s, "signal", s))).ravel() for s in signals])
+        return cls(float(np.percentile(x, percentiles[1])) / 13)
 '''
 
 
@@ -309,6 +315,25 @@ def test_third_party_quantizer_round_trips_in_a_tokenizer_folder(acme, ecgs, tmp
     a, b = tok.encode(ecgs[0]), loaded.encode(ecgs[0])
     np.testing.assert_array_equal(a.ids, b.ids)
     assert (a.ids == 27).any()  # the merges apply to this quantizer's codes
+
+
+def test_third_party_quantizer_trains_with_the_cli(acme, shared_data, tmp_path):
+    """A quantizer in its own package plus its registry entry, and nothing else: `train-tokenizer
+    --quantizer KIND` fits it, trains BPE over its codes and saves a folder that loads it back."""
+    import acme_ecg
+
+    from ecgbyte.cli import main
+
+    register_quantizer("acme.sign", "acme_ecg:SignQuantizer")
+    out = tmp_path / "tok"
+    argv = ["train-tokenizer", str(shared_data / "ptb-xl"), str(out), "--quantizer", "acme.sign"]
+    assert main([*argv, "--merges", "30", "--num-ecgs", "6", "--no-progress"]) == 0
+    tok = load_ecg_tokenizer(out)
+    assert isinstance(tok.quantizer, acme_ecg.SignQuantizer) and tok.quantizer.step > 0
+    assert json.loads((out / "ecgbyte_config.json").read_text())["quantizer"]["format"] == "acme.sign"
+    assert len(tok.merges) == 30
+    with pytest.raises(TokenizerError, match=r"unknown quantizer kind 'acme\.none'"):
+        ECGByteTokenizer.train([], quantizer="acme.none")
 
 
 def test_uniform_quantizer_dicts_are_unchanged():

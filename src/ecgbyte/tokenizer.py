@@ -204,25 +204,28 @@ class ECGByteTokenizer(EcgTokenizer):
         n_symbols: int = 26,
         progress: bool = False,
         threads: int | None = None,
+        quantizer: str = "ecgbyte.quantizer",
     ) -> ECGByteTokenizer:
         """Fit the quantizer on ``ecgs`` and train BPE on their symbols, one sequence per lead.
 
         ECGs are preprocessed with ``preprocess`` unless already (same config hash); the
         quantizer's percentiles come from a seeded sample of their values; merges never span
         two leads or two ECGs. ``threads``: BPE training threads (None: all cores); the merges
-        do not depend on it.
+        do not depend on it. ``quantizer``: the kind of quantizer to fit (a key of
+        :data:`ecgbyte.symbols.registry.QUANTIZERS`; the default is ECG-Byte's uniform 26 bins).
         """
         from ecgbyte.bpe import train as train_bpe
-        from ecgbyte.symbols import Quantizer
+        from ecgbyte.symbols.registry import quantizer_class
 
+        q_cls = quantizer_class(quantizer)  # an unknown kind fails before any preprocessing
         leads = tuple(leads)
         signals = [_prepare(ecg, preprocess, leads).signal for ecg in ecgs]
         if not signals:
             raise TokenizerError(
                 "no ECGs to train the tokenizer on; check the source directory or --num-ecgs"
             )
-        quantizer = Quantizer.fit(signals, percentiles=percentiles, seed=seed, n_symbols=n_symbols)
-        sequences = [row for sig in signals for row in quantizer.symbolize(sig)]
+        quant = q_cls.fit(signals, percentiles=percentiles, seed=seed, n_symbols=n_symbols)
+        sequences = [row for sig in signals for row in quant.symbolize(sig)]
         merges = train_bpe(
             sequences,
             n_merges=n_merges,
@@ -242,7 +245,7 @@ class ECGByteTokenizer(EcgTokenizer):
             "seed": int(seed),
         }
         return cls(
-            quantizer=quantizer, merges=merges, preprocess=preprocess, leads=leads, encoder=encoder, info=info
+            quantizer=quant, merges=merges, preprocess=preprocess, leads=leads, encoder=encoder, info=info
         )
 
     # -- vocabulary ------------------------------------------------------------------------------

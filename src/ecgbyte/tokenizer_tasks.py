@@ -36,6 +36,7 @@ def train_tokenizer(
     layout: str = "auto",
     progress: bool = False,
     threads: int | None = None,
+    quantizer: str = "ecgbyte.quantizer",
 ) -> tuple[ECGByteTokenizer, tuple[str, ...]]:
     """Train an ECG-Byte tokenizer on ``src`` and save it into ``out_dir``; returns ``(tokenizer, paths)``.
 
@@ -60,6 +61,7 @@ def train_tokenizer(
         preprocess=cfg,
         progress=progress,
         threads=threads,
+        quantizer=quantizer,
     )
     tok.info.update(info)
     tok.info.update(

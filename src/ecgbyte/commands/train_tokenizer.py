@@ -39,6 +39,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--threads", type=int, default=None, help="BPE training threads (default: all cores; same merges)"
     )
+    p.add_argument(
+        "--quantizer",
+        default="ecgbyte.quantizer",
+        help="quantizer kind (a registered one; default: ECG-Byte's uniform 26 bins between p1 and p99)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -58,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         layout=args.layout,
         progress=not args.no_progress,
         threads=args.threads,
+        quantizer=args.quantizer,
     )
     print(f"trained {tok!r} on {tok.info['n_ecgs']} ECG segments; wrote {', '.join(paths)}")
     return 0

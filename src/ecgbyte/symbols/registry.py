@@ -35,6 +35,10 @@ class QuantizerLike(Protocol):
     def to_dict(self) -> dict[str, Any]: ...
 
 
+# A class trained by ``ECGByteTokenizer.train(quantizer=KIND)`` / ``train-tokenizer --quantizer KIND``
+# also has ``fit(signals, *, percentiles, seed, n_symbols) -> instance`` (a classmethod).
+
+
 def register_quantizer(kind: str, target: str, *, replace: bool = False) -> None:
     """Read quantizer dicts whose ``"format"`` is ``kind`` with ``target`` (``"module:Class"``).
 
@@ -59,13 +63,17 @@ def quantizer_from_dict(data: Any, *, where: str = "<dict>") -> QuantizerLike:
     is wrong); an unregistered kind raises :class:`TokenizerError`.
     """
     kind = data.get("format", UNIFORM) if isinstance(data, dict) else UNIFORM
+    return quantizer_class(kind, where=where).from_dict(data, where=where)
+
+
+def quantizer_class(kind: str, *, where: str = "quantizer") -> Any:
+    """The class registered for quantizer ``kind`` (imported now); :class:`TokenizerError` if unknown."""
     if kind not in QUANTIZERS:
         raise TokenizerError(
             f"{where}: unknown quantizer kind {kind!r} (known: {', '.join(sorted(QUANTIZERS))}); upgrade "
             "ecgbyte or import the package that registers it (ecgbyte.symbols.register_quantizer)"
         )
-    cls = load_target(QUANTIZERS[kind], what=f"quantizer kind {kind!r}", error=TokenizerError)
-    return cls.from_dict(data, where=where)
+    return load_target(QUANTIZERS[kind], what=f"quantizer kind {kind!r}", error=TokenizerError)
 
 
-__all__ = ["QUANTIZERS", "QuantizerLike", "quantizer_from_dict", "register_quantizer"]
+__all__ = ["QUANTIZERS", "QuantizerLike", "quantizer_class", "quantizer_from_dict", "register_quantizer"]
