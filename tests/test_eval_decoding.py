@@ -165,3 +165,20 @@ def test_primary_metric_default_and_fast_ablations(tiny_run) -> None:
     assert s["drops_primary"]["no_signal"] is not None and s["flag_rule"] == "threshold"
     assert "No interval (single run, no interval)" in s["flag"]
     assert s["decoding"]["label"] == "greedy, up to 3 new tokens"
+
+
+@pytest.mark.gpu
+def test_sampling_on_a_gpu_is_seeded_and_leaves_its_rng_alone(tiny_run) -> None:
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    from ecgbyte.elm.generate import predict
+    from ecgbyte.elm.run import load_run
+
+    run = load_run(tiny_run[0], device="cuda")
+    items = tiny_run[1]["test"][:6]
+    state = torch.cuda.get_rng_state()
+    first = [r["prediction"] for r in predict(run, items, batch_size=6, do_sample=True, seed=3)]
+    assert torch.equal(torch.cuda.get_rng_state(), state)
+    assert [r["prediction"] for r in predict(run, items, batch_size=6, do_sample=True, seed=3)] == first

@@ -9,9 +9,10 @@ Sampling is what the original ECG-Byte evaluation did, without asking for it: it
 ``llm.generate`` call set no decoding option, so the base model's ``generation_config.json``
 applied; for Llama-3.2-1B that is ``do_sample=True, temperature=0.6, top_p=0.9``, and
 transformers 4.46 (the version it ships) adds ``top_k=50``. :data:`PAPER_SAMPLING` pins those
-values, whatever the model's own generation config says. A sampled pass is seeded:
-``torch.manual_seed(seed)`` before its first batch, inside ``torch.random.fork_rng`` so the
-caller's RNG state is left as it was; the same seed, batch size and device give the same answers.
+values, whatever the model's own generation config says. A sampled pass is seeded before its first
+batch (the generators ``torch.manual_seed`` would seed: the CPU's, and the model's GPU when it
+runs on one), inside ``torch.random.fork_rng``, so the caller's RNG state is left as it was; the
+same seed, batch size and device give the same answers.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def generate_answers(
     suppress = [i for i in suppress if i != layout.eos_id]
     decoding: dict[str, Any] = {"do_sample": False, "num_beams": num_beams}
     rng: Any = contextlib.nullcontext()
+    on_gpu = device.type == "cuda"
     if do_sample:
         if seed is None:
             raise ModelError("sampling needs a seed (answers are deterministic by seed); pass seed=0")
@@ -73,11 +75,16 @@ def generate_answers(
             "top_p": top_p,
             "top_k": top_k,
         }
-        rng = torch.random.fork_rng(devices=[device] if device.type == "cuda" else [])
+        rng = torch.random.fork_rng(devices=[device] if on_gpu else [])
     out: list[str] = []
     with rng:
         if do_sample:
-            torch.manual_seed(int(seed))  # type: ignore[arg-type]
+            torch.random.default_generator.manual_seed(int(seed))  # type: ignore[arg-type]
+            if on_gpu:
+                with torch.cuda.device(device):
+                    torch.cuda.manual_seed(int(seed))  # type: ignore[arg-type]
+            elif device.type != "cpu":  # another accelerator: seed it as torch.manual_seed does
+                torch.manual_seed(int(seed))  # type: ignore[arg-type]
         for s in range(0, len(examples), batch_size):
             chunk = examples[s : s + batch_size]
             out.extend(
