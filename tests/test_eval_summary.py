@@ -139,3 +139,13 @@ def test_default_primary(dataset: str | None, refs: list[str], primary: str) -> 
     got, why = default_primary(dataset, refs)
     assert got == primary and why
     assert FREE_TEXT_WORDS == 8.0
+
+
+def test_no_ablations_no_flag() -> None:
+    s = summarize_evaluation([_seeded_run([60.0, 70.0, 80.0], [50.0] * 3)], (), "accuracy", 2.0)
+    assert (s["flag"], s["ignores_ecg"], s["flag_rule"], s["ablations"]) == (
+        "no ablations run",
+        False,
+        None,
+        {},
+    )

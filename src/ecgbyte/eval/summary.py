@@ -169,20 +169,20 @@ def ecg_use_flag(
     """``{"ignores_ecg", "flag", "drops_primary", "flag_rule"}`` from the summary's intervals.
 
     ``flag`` is one sentence: does the model use the ECG, which ablation hurts most (the largest
-    mean drop of ``primary``) with its interval, and every drop. ``flag_rule`` is ``"interval"``
-    or ``"threshold"`` (some drop had no interval: see :func:`drop_hurts`).
+    mean drop of ``primary``) with its interval, and every drop. ``flag_rule`` is ``"interval"``,
+    ``"threshold"`` (some drop had no interval: see :func:`drop_hurts`) or ``None`` (no ablation).
     """
     drops = {k: v["drop"].get(primary) for k, v in abl.items()}
     known = {k: iv for k, iv in drops.items() if iv is not None}
     drops_primary = {k: (iv or {}).get("mean") for k, iv in drops.items()}
-    rule = "interval" if known and all(iv.get("low") is not None for iv in known.values()) else "threshold"
     if not known:
         return {
             "ignores_ecg": False,
             "flag": "no ablations run",
             "drops_primary": drops_primary,
-            "flag_rule": rule,
+            "flag_rule": None,
         }
+    rule = "interval" if all(iv.get("low") is not None for iv in known.values()) else "threshold"
     hurts = {k: drop_hurts(iv, threshold) for k, iv in known.items()}
     ignores = not any(hurts.values())
     listed = ", ".join(f"{k} {format_interval(iv, 1, signed=True)}" for k, iv in known.items())
