@@ -12,7 +12,8 @@ pytest.importorskip("torch")
 
 from ecgbyte.errors import ConfigError, DatasetError
 from ecgbyte.eval.ablations import ablation_examples, different_patient_permutation
-from ecgbyte.eval.evaluate import _summarize, evaluate_run
+from ecgbyte.eval.evaluate import evaluate_run
+from ecgbyte.eval.summary import summarize_evaluation as _summarize
 from ecgbyte.report.markdown import evaluation_report, to_markdown
 from tiny import train_synthetic_run
 
@@ -141,7 +142,7 @@ def test_evaluate_run_writes_json_markdown_and_predictions(tiny_run, tmp_path: P
 def test_evaluate_run_argument_errors(tiny_run) -> None:
     with pytest.raises(ConfigError, match="unknown ablation"):
         evaluate_run(tiny_run[0], ablations=("flip",))
-    with pytest.raises(ConfigError, match="primary"):
+    with pytest.raises(ConfigError, match="unknown primary metric 'bleu5'; choose one of accuracy"):
         evaluate_run(tiny_run[0], primary="bleu5")
     with pytest.raises(ConfigError, match="at least one"):
         evaluate_run([])
@@ -192,13 +193,18 @@ def test_evaluate_run_single_run_gets_bootstrap_intervals(tiny_run, tmp_path: Pa
     kw = dict(bertscore_model=None, ablations=("no_signal",), batch_size=4, n_resamples=200)
     s, _ = evaluation_report(run_dir, "test", seed=3, out=tmp_path / "e.json", **kw)
     n = len(splits["test"])
+    p = len({it.patient_id for it in splits["test"]})
+    assert p < n  # several questions per patient: the bootstrap resamples patients
     assert s["interval"] == {
         "method": "bootstrap",
-        "label": f"95% bootstrap CI over {n} test items (1 run)",
+        "label": f"95% bootstrap CI over {p} patients ({n} test items), 1 run",
         "n_resamples": 200,
+        "n_patients": p,
+        "n_items": n,
     }
+    assert s["runs"][0]["n_patients"] == p
     acc = s["metrics"]["accuracy"]
-    assert acc["method"] == "bootstrap" and acc["n"] == n
+    assert acc["method"] == "bootstrap" and acc["n"] == p
     assert acc["low"] <= acc["mean"] <= acc["high"]
     assert s["metrics"]["bleu4"]["low"] <= s["metrics"]["bleu4"]["mean"] <= s["metrics"]["bleu4"]["high"]
     d = s["ablations"]["no_signal"]["drop"]["accuracy"]

@@ -8,8 +8,8 @@ import pytest
 from ecgbyte.errors import ConfigError
 from ecgbyte.eval import bootstrap as B
 from ecgbyte.eval import metrics as M
-from ecgbyte.eval.evaluate import _summarize
 from ecgbyte.eval.stats import format_interval, t_interval
+from ecgbyte.eval.summary import summarize_evaluation as _summarize
 from ecgbyte.report.markdown import to_markdown
 
 WORDS = "normal sinus rhythm atrial fibrillation left bundle branch block yes no lead i ii".split()
@@ -61,7 +61,7 @@ def test_all_correct_gives_a_degenerate_interval() -> None:
     assert out["metrics"]["bleu4"]["low"] == out["metrics"]["bleu4"]["high"] == pytest.approx(100.0)
     for m, d in out["ablations"]["same"]["drop"].items():
         assert (d["mean"], d["low"], d["high"], d["std"]) == (0.0, 0.0, 0.0, 0.0), m
-    assert out["label"] == "95% bootstrap CI over 20 test items (1 run)"
+    assert out["label"] == "95% bootstrap CI over 20 patients (20 test items), 1 run"
     assert out["metrics"]["accuracy"]["method"] == "bootstrap" and out["metrics"]["accuracy"]["n"] == 20
 
 
@@ -142,7 +142,9 @@ def _one_run() -> dict:
     preds, refs = _corpus(40, seed=2)
     st, pts = _stats(preds, refs, nlg=False)
     sa, pa = _stats(["yes"] * 40, refs, nlg=False)
-    boot = B.bootstrap_run(st, {"no_signal": sa}, {"baseline": pts, "no_signal": pa}, n_items=40, seed=0)
+    groups = [f"p{i // 2}" for i in range(40)]  # two items per patient
+    points = {"baseline": pts, "no_signal": pa}
+    boot = B.bootstrap_run(st, {"no_signal": sa}, points, n_items=40, groups=groups, seed=0)
     return {
         "n": 40,
         "scores": pts,
@@ -159,8 +161,10 @@ def test_summary_of_one_run_uses_the_bootstrap_and_says_so() -> None:
     s = _summarize([run], ("no_signal",), "accuracy", 2.0)
     assert s["interval"] == {
         "method": "bootstrap",
-        "label": "95% bootstrap CI over 40 test items (1 run)",
+        "label": "95% bootstrap CI over 20 patients (40 test items), 1 run",
         "n_resamples": 1000,
+        "n_patients": 20,
+        "n_items": 40,
     }
     acc = s["metrics"]["accuracy"]
     assert acc["method"] == "bootstrap" and acc["low"] < acc["mean"] < acc["high"]
@@ -169,7 +173,7 @@ def test_summary_of_one_run_uses_the_bootstrap_and_says_so() -> None:
         == run["bootstrap"]["ablations"]["no_signal"]["drop"]["accuracy"]
     )
     md = to_markdown({**s, "split": "test", "run_dirs": ["r"]})
-    assert "intervals: 95% bootstrap CI over 40 test items (1 run)" in md
+    assert "intervals: 95% bootstrap CI over 20 patients (40 test items), 1 run" in md
     assert f"| accuracy | {format_interval(acc)} |" in md
     assert "[" in format_interval(acc) and "±" not in format_interval(acc)
     # two runs: t-interval, labelled as such; no bootstrap numbers leak in
@@ -210,3 +214,80 @@ def test_format_interval_kinds() -> None:
     assert "bounds" not in iv and iv["method"] == "bootstrap" and iv["n"] == 30
     assert iv["low"] == pytest.approx(5.0) and iv["high"] == pytest.approx(195.0)
     assert format_interval(iv, 1, signed=True) == "+100.0 [+5.0, +195.0]"
+
+
+# ---------------------------------------------------------------------------- the cluster bootstrap
+def test_cluster_counts_by_hand() -> None:
+    """Items of patients a, a, b, c (patients numbered by first appearance: a=0, b=1, c=2): each
+    resample draws 3 patients, row b is ``default_rng(seed).integers(0, 3, size=(B, 3))[b]``, and
+    both items of a drawn patient a get a's count."""
+    w, p = B.cluster_counts(["a", "a", "b", "c"], 20, seed=3)
+    assert p == 3 and w.shape == (20, 4)
+    draws = np.random.default_rng(3).integers(0, 3, size=(20, 3))
+    for b in range(20):
+        ca, cb, cc = np.bincount(draws[b], minlength=3)
+        assert w[b].tolist() == [ca, ca, cb, cc]
+    assert np.all(w[:, 0] == w[:, 1]) and np.all(w[:, [0, 2, 3]].sum(axis=1) == 3)
+
+
+def test_one_item_per_patient_is_the_item_bootstrap_draw_for_draw() -> None:
+    """All patients distinct: the weights are ``resample_counts(n, B, seed)`` and the intervals the
+    old item bootstrap's (the same draws, every row summing to n)."""
+    preds, refs = _corpus(30, seed=4)
+    st, pts = _stats(preds, refs)
+    w, p = B.cluster_counts([f"patient{i}" for i in range(30)], 200, seed=6)
+    assert p == 30 and np.array_equal(w, B.resample_counts(30, 200, seed=6))
+    by_patient = B.bootstrap_run(
+        st, {}, {"baseline": pts}, n_items=30, groups=[f"x{i}" for i in range(30)], seed=6
+    )
+    by_item = B.bootstrap_run(st, {}, {"baseline": pts}, n_items=30, seed=6)
+    assert by_patient["metrics"] == by_item["metrics"]
+    # and both are the percentiles of the plain item resamples
+    acc = B.resampled_scores({"accuracy": st["accuracy"]}, B.resample_counts(30, 1000, seed=6))["accuracy"]
+    assert by_item["metrics"]["accuracy"]["low"] == pytest.approx(np.percentile(acc, 2.5))
+    assert by_item["label"] == "95% bootstrap CI over 30 patients (30 test items), 1 run"
+
+
+def test_cluster_interval_is_wider_when_a_patients_items_go_together() -> None:
+    """10 patients with 5 questions each; patients 0-4 answer all right, 5-9 all wrong (accuracy
+    50). Resampling patients, a resample's accuracy is k/10 with k ~ Binomial(10, 1/2):
+    sd 100 * sqrt(0.25 / 10) = 15.81, and P(k <= 1) = 1.1% < 2.5% < P(k <= 2) = 5.5%, so the
+    95% interval is [20, 80]. Resampling the 50 items as if independent, k/50 with
+    k ~ Binomial(50, 1/2): sd 7.07, P(k <= 17) = 1.6% < 2.5% < P(k <= 18) = 3.2%: [36, 64],
+    less than half as wide, and wrong: the 5 answers of a patient are one draw, not five."""
+    x = np.array([100.0] * 25 + [0.0] * 25)
+    groups = [f"p{i // 5}" for i in range(50)]
+    pts = {"baseline": {"accuracy": 50.0}}
+    run = lambda g: B.bootstrap_run(  # noqa: E731
+        {"accuracy": x}, {}, pts, n_items=50, groups=g, n_resamples=4000, seed=0
+    )
+    cluster, item = run(groups), run(None)
+    c, i = cluster["metrics"]["accuracy"], item["metrics"]["accuracy"]
+    assert (c["low"], c["high"], c["n"]) == (20.0, 80.0, 10)
+    assert (i["low"], i["high"], i["n"]) == (36.0, 64.0, 50)
+    assert c["std"] == pytest.approx(15.81, rel=0.05) and i["std"] == pytest.approx(7.07, rel=0.05)
+    assert cluster["label"] == "95% bootstrap CI over 10 patients (50 test items), 1 run"
+    assert (cluster["n_patients"], cluster["n_items"]) == (10, 50)
+    with pytest.raises(ConfigError, match="3 patient ids for 50 items"):
+        run(["a", "b", "c"])
+
+
+def test_cluster_resamples_reproduce_every_metric_on_the_drawn_items() -> None:
+    """A cluster resample holds as many items as its drawn patients have (not n): per-item metrics
+    are weighted means over them, corpus BLEU pools their statistics; both equal the metric
+    recomputed on the drawn items written out."""
+    preds, refs = _corpus(40, seed=8)
+    groups = [f"p{i // 3}" for i in range(40)]  # 14 patients, 3 items each (the last has 1)
+    st, _ = _stats(preds, refs)
+    w, p = B.cluster_counts(groups, 3, seed=2)
+    assert p == 14 and len(set(w.sum(axis=1))) > 1  # resample sizes vary
+    boot = B.resampled_scores(st, w)
+    for b in range(3):
+        idx = np.repeat(np.arange(40), w[b].astype(int))
+        pp, rr = [preds[i] for i in idx], [refs[i] for i in idx]
+        assert boot["bleu4"][b] == pytest.approx(M.bleu4(pp, rr), abs=1e-9)
+        assert boot["sacrebleu"][b] == pytest.approx(M.sacrebleu_score(pp, rr), abs=1e-9)
+        assert boot["rougeL"][b] == pytest.approx(M.rouge(pp, rr)["rougeL"], abs=1e-9)
+        paper, _ = M.paper_items(pp, rr)
+        assert boot["bleu4_paper"][b] == pytest.approx(np.mean(paper["bleu4_paper"]), abs=1e-9)
+        assert boot["rouge1_paper"][b] == pytest.approx(np.mean(paper["rouge1_paper"]), abs=1e-9)

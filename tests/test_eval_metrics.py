@@ -183,3 +183,84 @@ def test_summarize_runs_skips_missing() -> None:
     out = summarize_runs([{"a": 1.0, "b": None}, {"a": 3.0, "b": None}, {"a": 2.0}])
     assert out["a"].mean == 2.0 and out["a"].n == 3
     assert out["b"] is None
+
+
+# ---------------------------------------------------------------------------- the original's metrics
+def test_bleu4_paper_is_the_mean_of_per_pair_bleu_by_hand() -> None:
+    """The original calls ``corpus_bleu`` on one pair at a time and averages; on the two-pair corpus
+    of :func:`test_bleu4_two_sentence_corpus_by_hand`:
+
+    - pair 1 alone: precisions 4/5, 3/4, 2/3, 1/2, lengths 5 = 5:
+      BLEU = (4/5 * 3/4 * 2/3 * 1/2) ** (1/4) = 0.2 ** 0.25 = 0.668740;
+    - pair 2 alone ("sinus rhythm" twice): 2/2, 1/1, then no 3- or 4-grams, 0/1 each, which
+      method1 turns into 0.1/1: BLEU = (0.1 * 0.1) ** (1/4) = 0.316228;
+    - mean 49.2484, while the corpus BLEU of the same pairs is (24/210) ** 0.25 = 58.1431:
+      the corpus score pools n-gram counts before dividing, so one-pair-at-a-time differs.
+    """
+    preds = ["the heart rate is slow", "sinus rhythm"]
+    refs = ["the heart rate is normal", "sinus rhythm"]
+    items, failed = M.paper_items(preds, refs)
+    assert failed == 0
+    assert items["bleu4_paper"] == pytest.approx([100 * 0.2**0.25, 100 * 0.1**0.5], rel=1e-12)
+    out = M.compute_metrics(preds, refs, bertscore_model=None, meteor_synonyms=False)["scores"]
+    assert out["bleu4_paper"] == pytest.approx(100 * (0.2**0.25 + 0.1**0.5) / 2, rel=1e-12)
+    assert round(out["bleu4_paper"], 4) == 49.2484 and round(out["bleu4"], 4) == 58.1431
+
+
+def _f(p: float, r: float) -> float:
+    """The ``rouge`` package's F: 2PR / (P + R + 1e-8), in points."""
+    return 100 * 2 * p * r / (p + r + 1e-8)
+
+
+def test_rouge_paper_by_hand_and_against_rouge_score() -> None:
+    """The ``rouge`` package keeps case, splits sentences on ".", does not stem and counts n-grams
+    as sets; ``rouge-score`` lower-cases, drops punctuation, stems and counts with repeats.
+
+    - "the heart rate is slow" vs "the heart rate is normal": unigram sets share 4 of 5 each way
+      (P = R = 4/5); bigrams 3 of 4 (P = R = 3/4); the LCS "the heart rate is" has 4 of 5 words;
+    - "Sinus Rhythm." vs "sinus rhythm": "Sinus" != "sinus", so 0 (rouge-score: 100);
+    - "rhythms" vs "rhythm": no stemming, 0 (rouge-score: 100);
+    - "no no" vs "no": as sets both are {no}, P = R = 1 (rouge-score counts "no" twice:
+      P = 1/2, R = 1, F = 2/3).
+    """
+    preds = ["the heart rate is slow", "Sinus Rhythm.", "rhythms", "no no"]
+    refs = ["the heart rate is normal", "sinus rhythm", "rhythm", "no"]
+    items, failed = M.paper_items(preds, refs)
+    assert failed == 0
+    assert items["rouge1_paper"] == pytest.approx([_f(0.8, 0.8), 0.0, 0.0, _f(1, 1)], rel=1e-12)
+    assert items["rouge2_paper"] == pytest.approx([_f(0.75, 0.75), 0.0, 0.0, 0.0], rel=1e-12)
+    assert items["rougeL_paper"] == pytest.approx([_f(0.8, 0.8), 0.0, 0.0, _f(1, 1)], rel=1e-12)
+    theirs = M.rouge_items(preds, refs)["rouge1"]
+    assert theirs == pytest.approx([80.0, 100.0, 100.0, 200 / 3])
+
+
+def test_paper_metrics_score_answers_the_rouge_package_rejects_zero() -> None:
+    """The ``rouge`` package raises on a hypothesis with no text between full stops ("" or "...");
+    the original caught that and scored the pair 0 in every metric. So does ``bleu4_paper``,
+    even where NLTK alone would score: "." vs "." is 100 * (1 * 0.1**3) ** 0.25 = 17.78 for
+    ``corpus_bleu`` (one unigram match, method1 for the rest), 0 here."""
+    preds, refs = ["", "...", ".", "sinus rhythm"], ["sinus rhythm", "sinus rhythm", ".", "sinus rhythm"]
+    assert [M.rouge_package_fails(p, r) for p, r in zip(preds, refs)] == [True, True, True, False]
+    assert M.bleu4(["."], ["."]) == pytest.approx(100 * 0.001**0.25)
+    items, failed = M.paper_items(preds, refs)
+    assert failed == 3
+    assert items["bleu4_paper"] == pytest.approx([0.0, 0.0, 0.0, 100 * 0.1**0.5])
+    assert items["rougeL_paper"] == pytest.approx([0.0, 0.0, 0.0, _f(1, 1)])
+    out = M.compute_metrics(preds, refs, bertscore_model=None, meteor_synonyms=False)
+    assert out["scores"]["rouge1_paper"] == pytest.approx(_f(1, 1) / 4)
+    assert out["notes"]["rouge1_paper"].startswith("3 of 4 answers empty for the rouge package")
+    assert "the original's" in out["labels"]["bleu4_paper"]
+    assert out["labels"]["rougeL_paper"] == "ROUGE-L F (the original's: rouge package, per pair)"
+
+
+def test_paper_rouge_without_the_rouge_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ``rouge`` package: the three ROUGE columns say so; ``bleu4_paper`` needs only NLTK."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "rouge", None)  # makes `from rouge import Rouge` raise ImportError
+    out = M.compute_metrics(["sinus rhythm"], ["sinus rhythm"], bertscore_model=None, meteor_synonyms=False)
+    assert (
+        out["scores"]["rouge1_paper"] is None
+        and "rouge package is not installed" in out["notes"]["rougeL_paper"]
+    )
+    assert out["scores"]["bleu4_paper"] == pytest.approx(100 * 0.1**0.5)

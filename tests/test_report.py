@@ -10,7 +10,7 @@ import pytest
 
 from ecgbyte.cli import main
 from ecgbyte.errors import ConfigError
-from ecgbyte.eval.evaluate import _summarize
+from ecgbyte.eval.summary import summarize_evaluation as _summarize
 from ecgbyte.report import ablation_chart, build_report, render_html
 
 
@@ -206,3 +206,55 @@ def test_report_on_a_fresh_run_loads_the_model_once(tmp_path: Path, monkeypatch:
     assert (
         page.count("data:image/png;base64,") >= 5
     )  # ablation chart + spans, attention, reconstruction, usage
+
+
+def test_old_evaluation_json_still_renders(tmp_path: Path) -> None:
+    """A summary written before the original's metrics, --decode and the cluster bootstrap (no
+    decoding, primary_reason, *_paper scores; the old item-bootstrap label) renders as before."""
+    from ecgbyte.report import to_markdown
+
+    s = _one_run_summary()
+    for key in ("decoding", "primary_reason", "flag_rule"):
+        s.pop(key, None)
+    s["interval"] = {
+        "method": "bootstrap",
+        "label": "95% bootstrap CI over 50 test items (1 run)",
+        "n_resamples": 1000,
+    }
+    s["metrics"] = {k: v for k, v in s["metrics"].items() if not k.endswith("_paper")}
+    md = to_markdown(s)
+    assert "intervals: 95% bootstrap CI over 50 test items (1 run)" in md
+    assert (
+        "Decoding: the run's configured decoding (greedy unless num_beams > 1). Primary metric: accuracy."
+        in md
+    )
+    # only the metrics the file has: no empty rows for the newer ones (sacreBLEU, ROUGE, *_paper)
+    assert "| Accuracy (normalised exact match) | 80.00 [70.00, 90.00] |" in md
+    assert "sacrebleu" not in md and "paper" not in md
+    page = render_html(s, {}, title="r")
+    assert "<td>Accuracy (normalised exact match)</td><td>80.00<br>" in page
+    assert "sacrebleu" not in page and "paper" not in page
+
+
+def test_render_html_sampled_seeds_patients_and_interval_colours() -> None:
+    """A drop of +1.0 [+0.2, +1.8] is under the 2-point threshold but its interval lies above 0: it
+    counts (green); the per-seed table lists the seeds; the page says what was resampled."""
+    s = _one_run_summary()
+    s["ablations"]["noise"]["drop"]["accuracy"].update(low=0.2, high=1.8)
+    s["interval"] = {
+        "method": "bootstrap",
+        "label": "95% bootstrap CI over 20 patients (50 test items), 1 run",
+        "n_resamples": 1000,
+    }
+    s["decoding"] = {"method": "sample", "seeds": [0, 42], "label": "sampling as the original (...)"}
+    s["runs"][0]["by_seed"] = [
+        {"seed": 0, "scores": {"accuracy": 79.0, "token_f1": 70.0}, "ablations": {}},
+        {"seed": 42, "scores": {"accuracy": 81.0, "token_f1": 72.0}, "ablations": {}},
+    ]
+    page = render_html(s, {}, title="r")
+    assert "<td class='good'>+1.0<br><span class='ci'>[+0.2, +1.8]</span></td>" in page
+    assert "intervals: <b>95% bootstrap CI over 20 patients (50 test items), 1 run</b>" in page
+    assert "resampling whole patients with all their questions" in page
+    assert "Decoding: sampling as the original (...)." in page
+    assert "<tr><td>seed 42</td><td>81.00</td><td>72.00</td></tr>" in page
+    assert "--decode sample --seeds 0,42" in page  # the command that reproduces it

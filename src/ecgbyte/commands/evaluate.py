@@ -1,11 +1,18 @@
 """Score trained runs on a split: the paper's metrics with 95% intervals, signal-use ablations.
 
-Several runs (seeds/checkpoints) get mean ± 95% t-interval over runs; a single run gets a seeded
-95% percentile bootstrap interval over its test items (paired for the ablation drops).
+Several runs (seeds/checkpoints) get mean ± 95% t-interval over runs; one run decoded with
+several sampling seeds (--decode sample) gets the t-interval over those seeds, as the original
+ECG-Byte evaluation; one run decoded once gets a seeded 95% percentile bootstrap interval over its
+patients (all questions of a drawn patient together; paired for the ablation drops).
+
+The flag "MODEL IGNORES THE ECG" is raised when no ablation's drop of the primary metric has its
+interval above 0. The primary metric is accuracy for short answers and ROUGE-L for free text
+(reports), unless --primary says otherwise.
 
 Examples::
 
     ecgbyte evaluate runs/seed0 runs/seed1 runs/seed2 --split test      # 3 seeds -> intervals
+    ecgbyte evaluate runs/paper --decode sample --seeds 0,42,123,456,789 # the original's protocol
     ecgbyte evaluate runs/tiny --limit 200 --fast-ablations              # a quick look
     ecgbyte evaluate runs/tiny --ablations none --no-bertscore
 
@@ -36,16 +43,38 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default="all",
         help="comma-separated subset of no_signal,blackout,noise,shuffled, 'all' or 'none'",
     )
-    p.add_argument("--fast-ablations", action="store_true", help="ablations: accuracy and token F1 only")
+    p.add_argument(
+        "--fast-ablations",
+        action="store_true",
+        help="ablations: accuracy and token F1 only (plus the NLG metrics but BERTScore if --primary is one)",
+    )
     p.add_argument(
         "--noise-std", type=float, default=0.1, help="noise ablation: Gaussian std in mV (default 0.1)"
     )
     p.add_argument("--seed", type=int, default=0, help="seeds the noise, the ECG shuffling and the bootstrap")
     p.add_argument(
+        "--decode",
+        default="greedy",
+        help="greedy (default: the run's greedy/beam decoding) or sample (the original's sampling: "
+        "temperature 0.6, top-p 0.9, top-k 50, one pass per --seeds)",
+    )
+    p.add_argument(
+        "--seeds",
+        default=None,
+        help="--decode sample: comma-separated decoding seeds (default 0,42,123,456,789, the original's)",
+    )
+    p.add_argument(
+        "--primary",
+        default=None,
+        help="metric for the ECG-use flag and the report's chart (default: accuracy for short answers, "
+        "rougeL for free-text datasets such as ptbxl_reports and ecgchat)",
+    )
+    p.add_argument(
         "--n-resamples",
         type=int,
         default=1000,
-        help="one run: bootstrap resamples of the test items for its 95%% intervals (0: none; default 1000)",
+        help="one run decoded once: bootstrap resamples of the test patients for its 95%% intervals "
+        "(0: none; default 1000)",
     )
     p.add_argument(
         "--bertscore-model",
@@ -57,7 +86,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--flag-threshold",
         type=float,
         default=2.0,
-        help="accuracy drop (points) below which an ablation counts as 'no effect' (default 2)",
+        help="only where a drop has no interval (one run, --n-resamples 0): the drop (points) of the "
+        "primary metric below which an ablation counts as 'no effect' (default 2)",
     )
 
 
@@ -85,6 +115,9 @@ def run(args: argparse.Namespace) -> int:
         ablation_nlg=not args.fast_ablations,
         flag_threshold=args.flag_threshold,
         n_resamples=args.n_resamples,
+        primary=args.primary,
+        decode=args.decode,
+        seeds=args.seeds,
     )
     print(to_markdown(summary))
     print(f"wrote {out} and {out.with_suffix('.md')}")

@@ -3,9 +3,11 @@
 Example::
 
     ecgbyte generate runs/tiny --split test --out runs/tiny/preds.jsonl
+    ecgbyte generate runs/tiny --out preds.jsonl --decode sample --seeds 0,42,123,456,789
 
 The split is rebuilt from the dataset spec stored in the run's config (same data, same patients).
-Each line: item_id, question_type, question, reference, prediction, n_cut (ECG tokens cut).
+Each line: item_id, question_type, question, reference, prediction, n_cut (ECG tokens cut), and
+with --decode sample the seed (one line per item and seed).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import argparse
 import json
 
 NAME = "generate"
-HELP = "batched greedy/beam answers of a trained run over a dataset split (JSONL)"
+HELP = "batched greedy/beam/sampled answers of a trained run over a dataset split (JSONL)"
 ORDER = 61
 
 
@@ -26,6 +28,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-new-tokens", type=int, default=None)
     p.add_argument("--num-beams", type=int, default=None, help="1 = greedy (default: the run's config)")
     p.add_argument("--limit", type=int, default=None, help="only the first N items")
+    p.add_argument(
+        "--decode",
+        default="greedy",
+        help="greedy (default: --num-beams / the run's config) or sample (the original's sampling: "
+        "temperature 0.6, top-p 0.9, top-k 50)",
+    )
+    p.add_argument(
+        "--seeds",
+        default=None,
+        help="--decode sample: comma-separated decoding seeds (default 0,42,123,456,789, the original's)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         max_new_tokens=args.max_new_tokens,
         num_beams=args.num_beams,
+        decode=args.decode,
+        seeds=args.seeds,
     )
     print(json.dumps(res, indent=2))
     return 0

@@ -6,8 +6,9 @@ Examples::
     ecgbyte report runs/tiny --limit 200 --refresh
 
 Reuses RUN_DIR/evaluation_<split>.json and RUN_DIR/explain/*.png when present, computes them
-otherwise. One run gets 95% bootstrap intervals over its test items; run `ecgbyte evaluate`
-over several seeds first for t-intervals over runs.
+otherwise. One run gets 95% bootstrap intervals over its test patients (all questions of a
+drawn patient together); run `ecgbyte evaluate` over several seeds first for t-intervals over
+runs, or with `--decode sample --seeds ...` for the original's t-interval over decoding seeds.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--n-resamples",
         type=int,
         default=1000,
-        help="bootstrap resamples of the test items for the intervals (0: none; default 1000)",
+        help="bootstrap resamples of the test patients for the intervals (0: none; default 1000)",
     )
 
 

@@ -1,8 +1,18 @@
 """Batched answer generation from a trained run (a :class:`~ecgbyte.elm.run.RunDir`), and ``ask``.
 
 Prompts are the training sequences without the answer (same layout, same truncation policy),
-left-padded into batches; ``model.generate`` decodes greedily (``num_beams=1``) or with beam
-search, using the KV cache. Marker and ECG ids are suppressed in the output, which is text only.
+left-padded into batches; ``model.generate`` decodes greedily (``num_beams=1``), with beam
+search, or by sampling (``do_sample=True``), using the KV cache. Marker and ECG ids are
+suppressed in the output, which is text only.
+
+Sampling is what the original ECG-Byte evaluation did, without asking for it: its
+``llm.generate`` call set no decoding option, so the base model's ``generation_config.json``
+applied; for Llama-3.2-1B that is ``do_sample=True, temperature=0.6, top_p=0.9``, and
+transformers 4.46 (the version it ships) adds ``top_k=50``. :data:`PAPER_SAMPLING` pins those
+values, whatever the model's own generation config says. A sampled pass is seeded before its first
+batch (the generators ``torch.manual_seed`` would seed: the CPU's, and the model's GPU when it
+runs on one), inside ``torch.random.fork_rng``, so the caller's RNG state is left as it was; the
+same seed, batch size and device give the same answers.
 """
 
 from __future__ import annotations
@@ -14,7 +24,12 @@ from typing import Any
 from ecgbyte.data.items import QAItem
 from ecgbyte.data.sequences import EncodedCache, Example, SequenceLayout, build_examples, collate
 from ecgbyte.elm.run import RunDir
-from ecgbyte.errors import DatasetError
+from ecgbyte.errors import DatasetError, ModelError
+
+# The original's sampling (Llama-3.2-1B's generation_config.json + transformers 4.46's top_k).
+PAPER_SAMPLING: dict[str, float] = {"temperature": 0.6, "top_p": 0.9, "top_k": 50}
+# The original's decoding seeds (main.py: one test pass per seed, t-interval over the five).
+PAPER_SEEDS: tuple[int, ...] = (0, 42, 123, 456, 789)
 
 
 def generate_answers(
@@ -26,33 +41,88 @@ def generate_answers(
     batch_size: int = 16,
     max_new_tokens: int = 16,
     num_beams: int = 1,
+    do_sample: bool = False,
+    seed: int | None = None,
+    temperature: float = PAPER_SAMPLING["temperature"],
+    top_p: float = PAPER_SAMPLING["top_p"],
+    top_k: int = int(PAPER_SAMPLING["top_k"]),
 ) -> list[str]:
-    """Decode one answer per example (prompt = ``input_ids[:prompt_len]``), in input order."""
+    """Decode one answer per example (prompt = ``input_ids[:prompt_len]``), in input order.
+
+    ``do_sample=False`` (default): greedy, or beam search with ``num_beams > 1``.
+    ``do_sample=True``: sampling with ``temperature``, ``top_p`` and ``top_k`` (default: the
+    original's, :data:`PAPER_SAMPLING`), one beam, seeded by ``seed`` (required).
+    """
+    import contextlib
+
     import torch
 
     device = next(model.parameters()).device
     suppress = list(range(layout.ecg_start_id, layout.vocab_size))
     suppress = [i for i in suppress if i != layout.eos_id]
+    decoding: dict[str, Any] = {"do_sample": False, "num_beams": num_beams}
+    rng: Any = contextlib.nullcontext()
+    on_gpu = device.type == "cuda"
+    if do_sample:
+        if seed is None:
+            raise ModelError("sampling needs a seed (answers are deterministic by seed); pass seed=0")
+        if num_beams != 1:
+            raise ModelError(f"sampling decodes with one beam, got num_beams={num_beams}; pass num_beams=1")
+        decoding = {
+            "do_sample": True,
+            "num_beams": 1,
+            "temperature": temperature,
+            "top_p": top_p,
+            "top_k": top_k,
+        }
+        rng = torch.random.fork_rng(devices=[device] if on_gpu else [])
     out: list[str] = []
-    for s in range(0, len(examples), batch_size):
-        chunk = examples[s : s + batch_size]
-        batch = collate(chunk, layout.pad_id, prompt_only=True)
-        extra = {"ecg_features": batch["ecg_features"].to(device)} if "ecg_features" in batch else {}
-        with torch.no_grad():
-            gen = model.generate(
-                **extra,
-                input_ids=batch["input_ids"].to(device),
-                attention_mask=batch["attention_mask"].to(device),
-                max_new_tokens=max_new_tokens,
-                num_beams=num_beams,
-                do_sample=False,
-                eos_token_id=layout.eos_id,
-                pad_token_id=layout.pad_id,
-                suppress_tokens=suppress,
+    with rng:
+        if do_sample:
+            torch.random.default_generator.manual_seed(int(seed))  # type: ignore[arg-type]
+            if on_gpu:
+                with torch.cuda.device(device):
+                    torch.cuda.manual_seed(int(seed))  # type: ignore[arg-type]
+            elif device.type != "cpu":  # another accelerator: seed it as torch.manual_seed does
+                torch.manual_seed(int(seed))  # type: ignore[arg-type]
+        for s in range(0, len(examples), batch_size):
+            chunk = examples[s : s + batch_size]
+            out.extend(
+                _generate_batch(
+                    model, text_tokenizer, chunk, layout, device, max_new_tokens, suppress, decoding
+                )
             )
-        new = gen[:, batch["input_ids"].shape[1] :]
-        out.extend(text_tokenizer.decode(row, skip_special_tokens=True).strip() for row in new.tolist())
     return out
+
+
+def _generate_batch(
+    model: Any,
+    text_tokenizer: Any,
+    chunk: Sequence[Example],
+    layout: SequenceLayout,
+    device: Any,
+    max_new_tokens: int,
+    suppress: list[int],
+    decoding: dict[str, Any],
+) -> list[str]:
+    """One left-padded batch through ``model.generate``; the decoded answers, stripped."""
+    import torch
+
+    batch = collate(chunk, layout.pad_id, prompt_only=True)
+    extra = {"ecg_features": batch["ecg_features"].to(device)} if "ecg_features" in batch else {}
+    with torch.no_grad():
+        gen = model.generate(
+            **extra,
+            **decoding,
+            input_ids=batch["input_ids"].to(device),
+            attention_mask=batch["attention_mask"].to(device),
+            max_new_tokens=max_new_tokens,
+            eos_token_id=layout.eos_id,
+            pad_token_id=layout.pad_id,
+            suppress_tokens=suppress,
+        )
+    new = gen[:, batch["input_ids"].shape[1] :]
+    return [text_tokenizer.decode(row, skip_special_tokens=True).strip() for row in new.tolist()]
 
 
 def predict(
@@ -63,8 +133,13 @@ def predict(
     max_new_tokens: int | None = None,
     num_beams: int | None = None,
     cache: EncodedCache | None = None,
+    do_sample: bool = False,
+    seed: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Answer every item; rows ``{item_id, question_type, question, reference, prediction, n_cut}``."""
+    """Answer every item; rows ``{item_id, question_type, question, reference, prediction, n_cut}``.
+
+    ``do_sample`` / ``seed``: sampling decoding (the original's settings), see :func:`generate_answers`.
+    """
     run = RunDir.open(run)
     cfg = run.config
     cache = cache or EncodedCache(run.ecg_tokenizer)
@@ -76,7 +151,9 @@ def predict(
         run.layout,
         batch_size=batch_size,
         max_new_tokens=max_new_tokens or cfg.max_new_tokens,
-        num_beams=num_beams or cfg.num_beams,
+        num_beams=1 if do_sample else (num_beams or cfg.num_beams),
+        do_sample=do_sample,
+        seed=seed,
     )
     return [
         {
@@ -149,4 +226,4 @@ def ask(
     }
 
 
-__all__ = ["ask", "generate_answers", "predict"]
+__all__ = ["PAPER_SAMPLING", "PAPER_SEEDS", "ask", "generate_answers", "predict"]

@@ -163,8 +163,14 @@ def generate_sorted(
     batch_size: int = 32,
     max_new_tokens: int | None = None,
     num_beams: int | None = None,
+    do_sample: bool = False,
+    seed: int | None = None,
 ) -> list[str]:
-    """Batched answers in input order, batching prompts of similar length (less left padding)."""
+    """Batched answers in input order, batching prompts of similar length (less left padding).
+
+    ``do_sample`` / ``seed``: one sampled pass seeded by ``seed`` (the original's sampling
+    settings, :data:`ecgbyte.elm.generate.PAPER_SAMPLING`); default: the run's greedy/beam decoding.
+    """
     from ecgbyte.elm.generate import generate_answers
 
     order = sorted(range(len(examples)), key=lambda i: examples[i].prompt_len)
@@ -175,7 +181,9 @@ def generate_sorted(
         run.layout,
         batch_size=batch_size,
         max_new_tokens=max_new_tokens or run.config.max_new_tokens,
-        num_beams=num_beams or run.config.num_beams,
+        num_beams=1 if do_sample else (num_beams or run.config.num_beams),
+        do_sample=do_sample,
+        seed=seed,
     )
     out = [""] * len(examples)
     for i, a in zip(order, answers):

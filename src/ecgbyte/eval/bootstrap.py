@@ -1,22 +1,29 @@
-"""Intervals for a single run: seeded percentile bootstrap over the test items.
+"""Intervals for a single run: seeded percentile bootstrap over the test set's patients.
 
 With one trained run there is nothing to put a t-interval on (:mod:`ecgbyte.eval.stats` needs
-several seeds), but the test set is itself a sample: resampling its items with replacement shows
-how much a score would move on another test set of the same size. This module does that:
+several seeds), but the test set is itself a sample: resampling it shows how much a score would
+move on another test set of the same size. Test items are not independent, though: one patient
+has several ECGs and one ECG several questions, and their answers go right or wrong together.
+Resampling items one by one would treat 40 questions about 10 patients as 40 independent draws
+and give too narrow an interval. So this module resamples *patients* (``QAItem.patient_id``,
+the clusters), each drawn patient bringing all of its items:
 
-- draw ``B`` resamples of the ``n`` item indices once (``np.random.default_rng(seed)``) and keep
-  them as a count matrix ``W [B, n]`` (how often item ``i`` is in resample ``b``);
-- per-item metrics (accuracy, token F1, ROUGE, METEOR, BERTScore) resample their per-item scores:
-  ``score_b = W[b] @ x / n``;
+- draw ``B`` resamples of the ``P`` patients once (``np.random.default_rng(seed)``, patients in
+  order of first appearance) and turn them into an item weight matrix ``W [B, n]``: how often
+  item ``i``'s patient is in resample ``b``;
+- per-item metrics (accuracy, token F1, ROUGE, METEOR, BERTScore, the original's per-pair BLEU
+  and ROUGE) resample their per-item scores: ``score_b = W[b] @ x / W[b].sum()`` (a resample
+  holds as many items as its drawn patients have, not exactly ``n``);
 - corpus metrics (BLEU-4, sacreBLEU) resample their per-item *sufficient statistics* (n-gram
-  matches and totals, lengths), which are summed and turned into a corpus score per resample,
-  exactly as NLTK's ``corpus_bleu`` / sacreBLEU do on the whole set;
+  matches and totals, lengths), weighted by ``W[b]``, summed and turned into a corpus score per
+  resample, exactly as NLTK's ``corpus_bleu`` / sacreBLEU do on the whole set;
 - the interval is the 2.5th and 97.5th percentile of the ``B`` resampled scores (NumPy's
   linear interpolation); the point estimate stays the score on the full set;
 - ablation drops are *paired*: the same ``W`` rows score the baseline and the ablated answers,
   and the interval is over ``baseline_b - ablated_b``.
 
-Every such interval has ``method="bootstrap"`` and ``n`` = number of items, never to be confused
+With one item per patient this is the plain item bootstrap, draw for draw (the same ``W``). Every
+such interval has ``method="bootstrap"`` and ``n`` = number of patients, never to be confused
 with the t-interval over runs (``method="t"``, ``n`` = runs); :func:`interval_label` words both.
 """
 
@@ -35,14 +42,28 @@ CORPUS_METRICS: tuple[str, ...] = ("bleu4", "sacrebleu")
 _NLTK_EPSILON = 0.1  # SmoothingFunction().method1's epsilon
 
 
-def interval_label(method: str, n: int, *, confidence: float = 0.95, unit: str = "test items") -> str:
-    """What an interval is, in words: ``"95% bootstrap CI over 500 test items (1 run)"`` or
-    ``"95% t-interval over 3 runs"``; ``"single run, no interval"`` when there is none."""
+def interval_label(
+    method: str,
+    n: int,
+    *,
+    confidence: float = 0.95,
+    n_items: int | None = None,
+    unit: str = "runs",
+    each: str = "",
+) -> str:
+    """What an interval is, in words.
+
+    ``"95% bootstrap CI over 120 patients (500 test items), 1 run"`` (``n`` patients,
+    ``n_items`` items), ``"95% t-interval over 3 runs"`` (``unit`` names what ``n`` counts, e.g.
+    ``"sampling seeds (1 run)"``; ``each`` is appended, e.g. ``" (each the mean of 5 sampling
+    seeds)"``), or ``"single run, no interval"`` when there is none.
+    """
     pct = f"{100 * confidence:g}%"
     if method == "bootstrap":
-        return f"{pct} bootstrap CI over {n} {unit} (1 run)"
+        items = n if n_items is None else n_items
+        return f"{pct} bootstrap CI over {n} patients ({items} test items), 1 run"
     if method == "t":
-        return f"{pct} t-interval over {n} runs"
+        return f"{pct} t-interval over {n} {unit}{each}"
     return "single run, no interval"
 
 
@@ -109,6 +130,22 @@ def resample_counts(n: int, n_resamples: int, seed: int) -> np.ndarray:
     return np.bincount(flat, minlength=n_resamples * n).reshape(n_resamples, n).astype(np.float64)
 
 
+def cluster_counts(groups: Sequence[Any], n_resamples: int, seed: int) -> tuple[np.ndarray, int]:
+    """``(W, P)``: item weights ``float64 [n_resamples, n]`` of a cluster bootstrap, and ``P``.
+
+    ``groups[i]`` is item ``i``'s cluster (its patient). The ``P`` distinct clusters are numbered
+    in order of first appearance; resample ``b`` draws ``P`` of them with replacement
+    (:func:`resample_counts` ``(P, n_resamples, seed)``) and item ``i`` gets its cluster's count.
+    With one item per cluster (all ``groups`` distinct) ``W`` equals ``resample_counts(n, ...)``.
+    """
+    index: dict[Any, int] = {}
+    codes = np.asarray([index.setdefault(g, len(index)) for g in groups], dtype=np.int64)
+    if codes.size == 0:
+        raise ConfigError("the bootstrap needs at least one item")
+    per_cluster = resample_counts(len(index), n_resamples, seed)
+    return per_cluster[:, codes], len(index)
+
+
 def item_statistics(
     predictions: Sequence[str], references: Sequence[str], per_item: Mapping[str, Sequence[float]]
 ) -> dict[str, Any]:
@@ -129,8 +166,12 @@ def item_statistics(
 
 
 def resampled_scores(stats: Mapping[str, Any], counts: np.ndarray) -> dict[str, np.ndarray]:
-    """Every metric of ``stats`` on every resample of ``counts [B, n]``: ``{metric: [B]}``."""
-    n = counts.shape[1]
+    """Every metric of ``stats`` on every resample of the item weights ``counts [B, n]``: ``{metric: [B]}``.
+
+    A per-item metric is the weighted mean ``counts[b] @ x / counts[b].sum()``; a corpus metric
+    is computed from the weighted sum of its statistics.
+    """
+    size = counts.sum(axis=1)
     out: dict[str, np.ndarray] = {}
     for k, v in stats.items():
         if k == "bleu4":
@@ -139,7 +180,7 @@ def resampled_scores(stats: Mapping[str, Any], counts: np.ndarray) -> dict[str, 
             bleu, st = v
             out[k] = sacrebleu_from_stats(bleu, np.rint(counts @ st).astype(np.int64))
         else:
-            out[k] = counts @ v / n
+            out[k] = counts @ v / size
     return out
 
 
@@ -148,8 +189,8 @@ def percentile_interval(
 ) -> Interval:
     """Percentile interval of the resampled values ``boot [B]`` around the full-set ``point``.
 
-    ``n`` is the number of items resampled (stored in the interval; default ``B``); ``std`` is
-    the bootstrap standard error.
+    ``n`` is the number of units resampled (patients; stored in the interval; default ``B``);
+    ``std`` is the bootstrap standard error.
     """
     if not 0 < confidence < 1:
         raise ConfigError(f"confidence must be in (0, 1), got {confidence!r}")
@@ -172,11 +213,12 @@ def bootstrap_run(
     points: Mapping[str, Any],
     *,
     n_items: int,
+    groups: Sequence[Any] | None = None,
     n_resamples: int = 1000,
     seed: int = 0,
     confidence: float = 0.95,
 ) -> dict[str, Any]:
-    """Bootstrap intervals of one run: baseline metrics, ablated metrics and paired drops.
+    """Cluster-bootstrap intervals of one run: baseline metrics, ablated metrics and paired drops.
 
     Parameters
     ----------
@@ -185,20 +227,26 @@ def bootstrap_run(
     points : ``{"baseline": scores, ablation: scores}``, the full-set scores (0-100) used as
         point estimates (drop point = baseline - ablated).
     n_items : number of test items ``n``.
+    groups : each item's patient (``n`` values); ``None``: every item its own patient (the plain
+        item bootstrap).
     n_resamples, seed, confidence : ``B``, the RNG seed and the coverage.
 
     Returns
     -------
     ``{"metrics": {m: Interval dict}, "ablations": {k: {"scores": {...}, "drop": {...}}},
-    "n_items", "n_resamples", "seed", "label"}``; the ``n`` of each interval is the item count.
+    "n_items", "n_patients", "n_resamples", "seed", "label"}``; the ``n`` of each interval is the
+    patient count.
     """
-    counts = resample_counts(n_items, n_resamples, seed)
+    groups = list(range(n_items)) if groups is None else list(groups)
+    if len(groups) != n_items:
+        raise ConfigError(f"{len(groups)} patient ids for {n_items} items; pass one per item")
+    counts, n_patients = cluster_counts(groups, n_resamples, seed)
     base = resampled_scores(baseline, counts)
 
     def iv(point: Any, boot: np.ndarray) -> dict[str, Any] | None:
         if point is None or not math.isfinite(point):
             return None
-        return percentile_interval(point, boot, n=n_items, confidence=confidence).to_dict()
+        return percentile_interval(point, boot, n=n_patients, confidence=confidence).to_dict()
 
     metrics = {m: iv(points["baseline"].get(m), b) for m, b in base.items()}
     abl: dict[str, Any] = {}
@@ -215,15 +263,17 @@ def bootstrap_run(
         "metrics": metrics,
         "ablations": abl,
         "n_items": n_items,
+        "n_patients": n_patients,
         "n_resamples": n_resamples,
         "seed": seed,
-        "label": interval_label("bootstrap", n_items, confidence=confidence),
+        "label": interval_label("bootstrap", n_patients, n_items=n_items, confidence=confidence),
     }
 
 
 __all__ = [
     "CORPUS_METRICS",
     "bootstrap_run",
+    "cluster_counts",
     "interval_label",
     "item_statistics",
     "nltk_bleu_from_stats",

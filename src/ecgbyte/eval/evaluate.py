@@ -3,16 +3,24 @@
 For each run directory: rebuild the split from the run's dataset spec (``config.extra["data"]``,
 see :mod:`ecgbyte.data.registry`) unless items are given, generate answers in length-sorted
 batches, score them with :func:`ecgbyte.eval.metrics.compute_metrics`, then do the same for each
-signal-use ablation (:mod:`ecgbyte.eval.ablations`). Across runs every metric, every ablated
-metric and every drop (baseline minus ablated, in points) is summarised as mean ± 95%
-t-interval (:mod:`ecgbyte.eval.stats`); a single run gets a seeded 95% percentile bootstrap
-interval over its test items instead, paired for the drops (:mod:`ecgbyte.eval.bootstrap`).
-``summary["interval"]`` says which, in words. ``ignores_ecg`` is set when no ablation lowers the
-primary metric by at least ``flag_threshold`` points: the model answers without the ECG.
+signal-use ablation (:mod:`ecgbyte.eval.ablations`).
+
+Decoding (``decode``): ``"greedy"`` (default; the run's ``num_beams``, 1 = greedy) or
+``"sample"``, the original ECG-Byte evaluation's: one sampled pass per seed (default
+:data:`~ecgbyte.elm.generate.PAPER_SEEDS` 0, 42, 123, 456, 789) with its sampling settings
+(:data:`~ecgbyte.elm.generate.PAPER_SAMPLING`: temperature 0.6, top-p 0.9, top-k 50), every
+ablation decoded with the same seeds, scores kept per seed. ``summary["decoding"]["label"]``
+says which, in words.
+
+The intervals, the primary metric and the flag are :mod:`ecgbyte.eval.summary`'s: mean ± 95%
+t-interval over runs (or over one run's sampling seeds), else a seeded 95% cluster bootstrap over
+one run's patients, paired for the drops (:mod:`ecgbyte.eval.bootstrap`). ``ignores_ecg`` is set
+when no ablation's drop of the primary metric has its interval above 0.
 
 Outputs: ``evaluation_<split>.json`` (everything) and, per run,
-``RUN_DIR/eval/<split>_predictions.jsonl`` (baseline and ablated answers per item); the report
-layer (:mod:`ecgbyte.report`) turns the summary into Markdown tables and the HTML page.
+``RUN_DIR/eval/<split>_predictions.jsonl`` (baseline and ablated answers per item, one row per
+item and sampling seed); the report layer (:mod:`ecgbyte.report`) turns the summary into
+Markdown tables and the HTML page.
 """
 
 from __future__ import annotations
@@ -25,12 +33,77 @@ from pathlib import Path
 from typing import Any
 
 from ecgbyte.data.items import QAItem
+from ecgbyte.elm.generate import PAPER_SAMPLING, PAPER_SEEDS
 from ecgbyte.elm.run import RunDir
 from ecgbyte.errors import ConfigError
-from ecgbyte.eval.ablations import ABLATION_TITLES, ABLATIONS, ablation_examples, generate_sorted
-from ecgbyte.eval.bootstrap import bootstrap_run, interval_label, item_statistics
+from ecgbyte.eval.ablations import ABLATIONS, ablation_examples, generate_sorted
+from ecgbyte.eval.bootstrap import bootstrap_run, item_statistics
 from ecgbyte.eval.metrics import METRICS, accuracy_by_type, compute_metrics_items
-from ecgbyte.eval.stats import format_interval, summarize_runs
+from ecgbyte.eval.summary import default_primary, mean_over_seeds, summarize_evaluation
+
+DECODES: tuple[str, ...] = ("greedy", "sample")
+# metrics computed without the NLG pass (compute_metrics_items(nlg=False))
+FAST_METRICS: tuple[str, ...] = ("accuracy", "token_f1")
+
+
+def parse_seeds(seeds: Sequence[int] | str | None) -> list[int] | None:
+    """Seeds as ints: ``"0,42,123"`` (the ``--seeds`` text) or a sequence; ``None`` stays ``None``."""
+    if seeds is None or not isinstance(seeds, str):
+        return None if seeds is None else [int(x) for x in seeds]
+    try:
+        return [int(x) for x in seeds.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(
+            f"--seeds {seeds!r}: not comma-separated integers; pass e.g. --seeds 0,42,123,456,789"
+        ) from None
+
+
+def decoding_spec(
+    decode: str, seeds: Sequence[int] | str | None, *, num_beams: int, max_new_tokens: int
+) -> dict[str, Any]:
+    """The decoding of an evaluation, as the summary stores it (``label``: the same in words).
+
+    ``decode="greedy"``: the deterministic decoding (``num_beams`` 1 = greedy, more = beam
+    search), no seeds. ``decode="sample"``: the original's sampling, one pass per seed of
+    ``seeds`` (ints or ``"0,42,123"``; default :data:`~ecgbyte.elm.generate.PAPER_SEEDS`).
+    """
+    seeds = parse_seeds(seeds)
+    if decode not in DECODES:
+        raise ConfigError(f"unknown decoding {decode!r}; choose one of {', '.join(DECODES)}")
+    if decode == "greedy":
+        if seeds:
+            raise ConfigError(
+                "seeds are for sampling decoding; pass decode='sample' (--decode sample) or no seeds"
+            )
+        method = "greedy" if num_beams == 1 else "beam"
+        what = "greedy" if num_beams == 1 else f"beam search ({num_beams} beams)"
+        return {
+            "method": method,
+            "num_beams": num_beams,
+            "seeds": [],
+            "max_new_tokens": max_new_tokens,
+            "label": f"{what}, up to {max_new_tokens} new tokens",
+        }
+    seeds = list(PAPER_SEEDS if seeds is None else seeds)
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ConfigError(
+            f"sampling needs one or more distinct seeds, got {seeds}; e.g. --seeds 0,42,123,456,789"
+        )
+    t, p, k = PAPER_SAMPLING["temperature"], PAPER_SAMPLING["top_p"], int(PAPER_SAMPLING["top_k"])
+    return {
+        "method": "sample",
+        "num_beams": 1,
+        "seeds": [int(x) for x in seeds],
+        "temperature": t,
+        "top_p": p,
+        "top_k": k,
+        "max_new_tokens": max_new_tokens,
+        "label": (
+            f"sampling as the original (temperature {t:g}, top-p {p:g}, top-k {k}), "
+            f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''} ({', '.join(map(str, seeds))}), "
+            f"up to {max_new_tokens} new tokens"
+        ),
+    }
 
 
 def items_for_run(run: RunDir | str | os.PathLike[str], split: str) -> list[QAItem]:
@@ -47,19 +120,52 @@ def generate_split(
     batch_size: int = 32,
     max_new_tokens: int | None = None,
     num_beams: int | None = None,
+    decode: str = "greedy",
+    seeds: Sequence[int] | str | None = None,
 ) -> dict[str, Any]:
     """Answer every item of ``split`` (``ecgbyte generate``): predictions JSONL at ``out``.
 
-    Returns ``{"n", "out", "exact_match"}`` with the exact-match accuracy per question type.
+    ``decode="sample"``: one pass per seed of ``seeds`` (see :func:`decoding_spec`), each row
+    with its ``seed``. Returns ``{"n", "out", "decoding", "exact_match"}`` with the exact-match
+    accuracy per question type (over all rows), and ``"exact_match_by_seed"`` when sampling.
     """
+    from ecgbyte.data.sequences import EncodedCache
     from ecgbyte.elm.generate import predict
     from ecgbyte.fileio import write_jsonl
 
     run = RunDir.open(run)
+    if decode == "sample" and num_beams not in (None, 1):
+        raise ConfigError(f"sampling decodes with one beam, got --num-beams {num_beams}; drop --num-beams")
+    dec = decoding_spec(
+        decode,
+        seeds,
+        num_beams=num_beams or run.config.num_beams,
+        max_new_tokens=max_new_tokens or run.config.max_new_tokens,
+    )
     items = run.items(split)[:limit]
-    rows = predict(run, items, batch_size=batch_size, max_new_tokens=max_new_tokens, num_beams=num_beams)
+    kw = dict(batch_size=batch_size, max_new_tokens=max_new_tokens, cache=EncodedCache(run.ecg_tokenizer))
+    if dec["method"] != "sample":
+        rows = predict(run, items, num_beams=num_beams, **kw)
+        write_jsonl(out, rows)
+        return {
+            "n": len(items),
+            "out": str(out),
+            "decoding": dec["label"],
+            "exact_match": accuracy_by_type(rows),
+        }
+    rows, by_seed = [], {}
+    for s in dec["seeds"]:
+        part = [{**r, "seed": s} for r in predict(run, items, do_sample=True, seed=s, **kw)]
+        by_seed[str(s)] = accuracy_by_type(part)
+        rows.extend(part)
     write_jsonl(out, rows)
-    return {"n": len(rows), "out": str(out), "exact_match": accuracy_by_type(rows)}
+    return {
+        "n": len(items),
+        "out": str(out),
+        "decoding": dec["label"],
+        "exact_match": accuracy_by_type(rows),
+        "exact_match_by_seed": by_seed,
+    }
 
 
 def evaluate_one(
@@ -73,17 +179,30 @@ def evaluate_one(
     bertscore_model: str | Path | None = "auto",
     ablation_nlg: bool = True,
     n_resamples: int = 1000,
+    primary: str = "accuracy",
+    decode: str = "greedy",
+    seeds: Sequence[int] | str | None = None,
 ) -> dict[str, Any]:
     """Baseline and ablated scores of one loaded run on ``items``; also the per-item rows.
 
-    With ``n_resamples > 0`` the result also holds ``"bootstrap"``: percentile intervals over the
-    items (seeded by ``seed``) of every score and paired intervals of every ablation drop.
+    With one decoding pass (greedy, or sampling with one seed) and ``n_resamples > 0`` the result
+    also holds ``"bootstrap"``: percentile intervals over the items' patients (seeded by ``seed``)
+    of every score and paired intervals of every ablation drop. Sampling with several seeds
+    holds ``"by_seed"`` (``[{"seed", "scores", "ablations"}]``) and, as ``scores`` /
+    ``ablations``, each metric's mean over the seeds. ``ablation_nlg=False`` scores ablations
+    with accuracy and token F1 only, plus the NLG metrics but BERTScore when ``primary`` is one
+    of them (the flag needs its drop).
     """
     from ecgbyte.data.sequences import EncodedCache
 
+    dec = decoding_spec(
+        decode, seeds, num_beams=run.config.num_beams, max_new_tokens=run.config.max_new_tokens
+    )
+    sample = dec["method"] == "sample"
+    gen_seeds: list[int | None] = list(dec["seeds"]) if sample else [None]
     cache = EncodedCache(run.ecg_tokenizer)
     refs = [it.answer for it in items]
-    rows = [
+    base_rows = [
         {
             "item_id": it.item_id,
             "question_type": it.question_type,
@@ -92,35 +211,54 @@ def evaluate_one(
         }
         for it in items
     ]
-    out: dict[str, Any] = {"run_dir": str(run.run_dir), "n": len(items), "ablations": {}, "wall_s": {}}
+    rows = {s: [{**r, "seed": s} if sample else dict(r) for r in base_rows] for s in gen_seeds}
+    per_seed: dict[int | None, dict[str, Any]] = {s: {"ablations": {}} for s in gen_seeds}
+    out: dict[str, Any] = {
+        "run_dir": str(run.run_dir),
+        "n": len(items),
+        "n_patients": len({it.patient_id for it in items}),
+        "decoding": dec,
+        "wall_s": {},
+    }
     stats: dict[str, Any] = {}
     points: dict[str, Any] = {}
+    boot = n_resamples > 0 and bool(items) and len(gen_seeds) == 1
     for kind in ("baseline", *ablations):
         t = time.perf_counter()
         exs = ablation_examples(run, items, kind, seed=seed, noise_std_mv=noise_std_mv, cache=cache)
-        preds = generate_sorted(run, exs, batch_size=batch_size)
-        full = kind == "baseline" or ablation_nlg
-        res = compute_metrics_items(preds, refs, bertscore_model=bertscore_model, nlg=full)
-        if n_resamples > 0 and items:
-            stats[kind] = item_statistics(preds, refs, res.pop("per_item"))
-        points[kind] = res["scores"]
-        for r, p in zip(rows, preds):
-            r[kind] = p
-        if kind == "baseline":
-            out.update(
-                scores=res["scores"], labels=res["labels"], notes=res["notes"], warnings=res["warnings"]
-            )
-        else:
-            out["ablations"][kind] = res["scores"]
+        every = kind == "baseline" or ablation_nlg
+        full = every or primary not in FAST_METRICS
+        bert = bertscore_model if every or primary == "bertscore_f1" else None
+        for s in gen_seeds:
+            preds = generate_sorted(run, exs, batch_size=batch_size, do_sample=sample, seed=s)
+            res = compute_metrics_items(preds, refs, bertscore_model=bert, nlg=full)
+            per_item = res.pop("per_item")
+            if boot:
+                stats[kind] = item_statistics(preds, refs, per_item)
+                points[kind] = res["scores"]
+            for r, p in zip(rows[s], preds):
+                r[kind] = p
+            if kind != "baseline":
+                per_seed[s]["ablations"][kind] = res["scores"]
+                continue
+            per_seed[s]["scores"] = res["scores"]
+            if s == gen_seeds[0]:
+                out.update(labels=res["labels"], notes=res["notes"], warnings=res["warnings"])
         out["wall_s"][kind] = round(time.perf_counter() - t, 3)
+    if sample:
+        out["by_seed"] = [{"seed": s, **per_seed[s]} for s in gen_seeds]
+        out.update(mean_over_seeds(out["by_seed"], ablations))
+    else:
+        out.update(scores=per_seed[None]["scores"], ablations=per_seed[None]["ablations"])
     if stats:
         t = time.perf_counter()
         base = stats.pop("baseline")
+        groups = [it.patient_id for it in items]
         out["bootstrap"] = bootstrap_run(
-            base, stats, points, n_items=len(items), n_resamples=n_resamples, seed=seed
+            base, stats, points, n_items=len(items), groups=groups, n_resamples=n_resamples, seed=seed
         )
         out["wall_s"]["bootstrap"] = round(time.perf_counter() - t, 3)
-    out["rows"] = rows
+    out["rows"] = [r for s in gen_seeds for r in rows[s]]
     out["mean_reference_words"] = sum(len(r.split()) for r in refs) / max(len(refs), 1)
     return out
 
@@ -137,9 +275,11 @@ def evaluate_run(
     noise_std_mv: float = 0.1,
     bertscore_model: str | Path | None = "auto",
     ablation_nlg: bool = True,
-    primary: str = "accuracy",
+    primary: str | None = None,
     flag_threshold: float = 2.0,
     n_resamples: int = 1000,
+    decode: str = "greedy",
+    seeds: Sequence[int] | str | None = None,
     out: str | Path | None = None,
 ) -> dict[str, Any]:
     """Evaluate runs (one per seed or checkpoint) on ``split``; returns the summary dict.
@@ -154,19 +294,25 @@ def evaluate_run(
     batch_size : prompts per generation batch.
     seed, noise_std_mv : seeds the ablations and the bootstrap; noise level (mV).
     bertscore_model : see :func:`~ecgbyte.eval.metrics.compute_metrics`.
-    ablation_nlg : also compute the NLG metrics for ablations (else accuracy and token F1 only).
-    primary : the metric whose drop decides ``ignores_ecg``.
-    flag_threshold : minimum drop (points) of ``primary`` that counts as "the model uses the ECG".
-    n_resamples : bootstrap resamples of the test items for a single run (0: no interval).
+    ablation_nlg : also compute the NLG metrics for ablations (else accuracy, token F1 and the
+        primary metric's family).
+    primary : the metric whose drop decides ``ignores_ecg`` and the report's chart; ``None``:
+        :func:`~ecgbyte.eval.summary.default_primary` of the first run's dataset (accuracy for
+        short answers, ROUGE-L for free text).
+    flag_threshold : without an interval, the minimum drop (points) of ``primary`` that counts as
+        "the model uses the ECG".
+    n_resamples : cluster-bootstrap resamples of the patients for one run decoded once (0: none).
+    decode, seeds : ``"greedy"`` (default) or ``"sample"`` with its seeds (see :func:`decoding_spec`).
     out : JSON path to write; ``None`` writes nothing but the per-run rows. The Markdown tables
         are :func:`ecgbyte.report.to_markdown` (``ecgbyte evaluate`` writes them beside the JSON).
 
     Returns
     -------
-    dict with ``runs`` (per-run scores), ``metrics`` / ``ablations`` (intervals, as dicts),
-    ``interval`` (``method`` "t", "bootstrap" or "none", and its ``label`` in words), ``labels``,
-    ``notes``, ``warnings``, ``ignores_ecg``, ``flag`` (one sentence: does the model use the
-    ECG, and which ablation hurts most) and ``wall_s``.
+    dict with ``runs`` (per-run scores; ``by_seed`` per sampling seed), ``metrics`` /
+    ``ablations`` (intervals, as dicts), ``interval`` (``method`` "t", "bootstrap" or "none", and
+    its ``label`` in words), ``decoding``, ``labels``, ``notes``, ``warnings``, ``primary`` and
+    ``primary_reason``, ``ignores_ecg``, ``flag`` (one sentence: does the model use the ECG, and
+    which ablation hurts most), ``flag_rule`` and ``wall_s``.
     """
     from ecgbyte.fileio import write_json, write_jsonl
 
@@ -178,14 +324,19 @@ def evaluate_run(
         raise ConfigError(f"unknown ablation(s) {bad}; choose from {', '.join(ABLATIONS)}")
     if n_resamples < 0:
         raise ConfigError(f"n_resamples must be >= 0 (0: no bootstrap), got {n_resamples}")
-    if primary not in METRICS:
-        raise ConfigError(f"primary metric {primary!r} is not one of {', '.join(METRICS)}")
+    if primary is not None and primary not in METRICS:
+        raise ConfigError(f"unknown primary metric {primary!r}; choose one of {', '.join(METRICS)}")
+    decoding_spec(decode, seeds, num_beams=1, max_new_tokens=1)  # argument errors before any work
     t0 = time.perf_counter()
     per_run = []
     runs = [RunDir.open(d) for d in dirs]
+    reason = "given"
     for run in runs:
         its = list(items) if items is not None else run.items(split)
         its = its[:limit] if limit else its
+        if primary is None:
+            dataset = (run.data_spec or {}).get("name") if items is None else None
+            primary, reason = default_primary(dataset, [it.answer for it in its])
         res = evaluate_one(
             run,
             its,
@@ -196,104 +347,26 @@ def evaluate_run(
             bertscore_model=bertscore_model,
             ablation_nlg=ablation_nlg,
             n_resamples=n_resamples,
+            primary=primary,
+            decode=decode,
+            seeds=seeds,
         )
         write_jsonl(run.predictions_path(split), res.pop("rows"))
         per_run.append(res)
-    summary = _summarize(per_run, ablations, primary, flag_threshold)
+    assert primary is not None
+    summary = summarize_evaluation(per_run, ablations, primary, flag_threshold)
     summary.update(
         split=split,
         run_dirs=[str(r.path) for r in runs],
         seed=seed,
         noise_std_mv=noise_std_mv,
+        decoding=per_run[0]["decoding"],
+        primary_reason=reason,
         wall_s=round(time.perf_counter() - t0, 3),
     )
     if out is not None:
         write_json(out, summary)
     return summary
-
-
-def _summarize(
-    per_run: list[dict[str, Any]], ablations: Sequence[str], primary: str, threshold: float
-) -> dict[str, Any]:
-    base = _dicts(summarize_runs([r["scores"] for r in per_run]))
-    abl: dict[str, Any] = {}
-    for kind in ablations:
-        scores = summarize_runs([r["ablations"][kind] for r in per_run])
-        drops = summarize_runs(
-            [
-                {
-                    m: (r["scores"][m] - r["ablations"][kind][m])
-                    if r["scores"].get(m) is not None and r["ablations"][kind].get(m) is not None
-                    else None
-                    for m in METRICS
-                }
-                for r in per_run
-            ]
-        )
-        abl[kind] = {"scores": _dicts(scores), "drop": _dicts(drops)}
-    n_items = [r["n"] for r in per_run]
-    boot = per_run[0].get("bootstrap") if len(per_run) == 1 else None
-    if boot:  # one run: the bootstrap over its items replaces the (undefined) t-interval
-        base = {m: boot["metrics"].get(m) or iv for m, iv in base.items()}
-        for kind in ablations:
-            b = boot["ablations"].get(kind, {})
-            for part in ("scores", "drop"):
-                cur = abl[kind][part]
-                abl[kind][part] = {m: (b.get(part) or {}).get(m) or iv for m, iv in cur.items()}
-        interval = {"method": "bootstrap", "label": boot["label"], "n_resamples": boot["n_resamples"]}
-    elif len(per_run) > 1:
-        interval = {"method": "t", "label": interval_label("t", len(per_run))}
-    else:
-        interval = {"method": "none", "label": interval_label("none", 1)}
-    drops_primary = {k: (v["drop"].get(primary) or {}).get("mean") for k, v in abl.items()}
-    known = {k: v for k, v in drops_primary.items() if v is not None}
-    ignores = bool(known) and all(v < threshold for v in known.values())
-    listed = ", ".join(f"{k} {v:+.1f}" for k, v in known.items())
-    if not known:
-        flag = "no ablations run"
-    elif ignores:
-        flag = (
-            f"MODEL IGNORES THE ECG: no ablation lowers {primary} by {threshold:g} points or more "
-            f"(drops: {listed})"
-        )
-    else:
-        worst = max(known, key=lambda k: known[k])
-        iv = abl[worst]["drop"][primary]
-        base_mean = base[primary]["mean"] if base.get(primary) else float("nan")
-        flag = (
-            f"The model uses the ECG: {primary} is {base_mean:.1f} with the ECG; "
-            f"{ABLATION_TITLES.get(worst, worst)} hurts most, {primary} "
-            f"{base_mean - known[worst]:.1f} (drop {format_interval(iv, 1, signed=True)} points). "
-            f"Drops: {listed} points."
-        )
-    first = per_run[0]
-    warnings = sorted({w for r in per_run for w in r.get("warnings", [])})
-    words = first.get("mean_reference_words")
-    if words is not None and words < 4:
-        warnings.append(
-            f"reference answers average {words:.1f} words: BLEU-4 and sacreBLEU count 4-grams, so "
-            "they sit near 0 here and say little; read accuracy, token F1 and ROUGE-1"
-        )
-    return {
-        "runs": per_run,
-        "n_runs": len(per_run),
-        "n_items": n_items,
-        "interval": interval,
-        "metrics": base,
-        "ablations": abl,
-        "labels": first["labels"],
-        "notes": first["notes"],
-        "warnings": warnings,
-        "primary": primary,
-        "flag_threshold": threshold,
-        "ignores_ecg": ignores,
-        "flag": flag,
-        "drops_primary": drops_primary,
-    }
-
-
-def _dicts(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v.to_dict() if v is not None else None) for k, v in d.items()}
 
 
 def load_evaluation(path: str | Path) -> dict[str, Any]:
@@ -307,4 +380,13 @@ def load_evaluation(path: str | Path) -> dict[str, Any]:
         ) from exc
 
 
-__all__ = ["evaluate_one", "evaluate_run", "generate_split", "items_for_run", "load_evaluation"]
+__all__ = [
+    "DECODES",
+    "decoding_spec",
+    "evaluate_one",
+    "evaluate_run",
+    "generate_split",
+    "items_for_run",
+    "load_evaluation",
+    "parse_seeds",
+]

@@ -5,10 +5,21 @@ pairs, one reference per prediction. What each number is, exactly:
 
 - ``bleu4``: NLTK ``corpus_bleu`` with uniform 4-gram weights and ``SmoothingFunction().method1``
   on whitespace tokens (``str.split``, case kept), as the paper's evaluation code does.
+- ``bleu4_paper``: the original ECG-Byte code's BLEU: NLTK ``corpus_bleu([[ref]], [hyp],
+  smoothing_function=SmoothingFunction().method1)`` called on one pair at a time (whitespace
+  tokens), averaged over the pairs, i.e. a mean *sentence* BLEU; beside ``bleu4`` because the two
+  differ (one corpus score sums n-gram counts over all pairs first).
 - ``sacrebleu``: sacreBLEU ``corpus_bleu`` with its defaults (``13a`` tokenizer, exponential
   smoothing); ``None`` with a note when the ``sacrebleu`` package is missing.
 - ``rouge1`` / ``rouge2`` / ``rougeL``: Google's ``rouge-score`` package (not ``rouge``/``pyrouge``;
   they differ in tokenisation), ``use_stemmer=True``, mean F-measure over pairs.
+- ``rouge1_paper`` / ``rouge2_paper`` / ``rougeL_paper``: the original's ROUGE, the ``rouge``
+  package (PyPI ``rouge`` 1.0.1; no stemming, case kept, sentences split on ".", n-grams counted
+  as sets, summary-level ROUGE-L), ``Rouge().get_scores([hyp], [ref], avg=True)`` per pair (the
+  original's test loader has batch size 1), F score, mean over pairs. That package raises on a
+  hypothesis with no text between its full stops (empty, or only "."); the original caught the
+  error and scored the pair 0 in every metric, so such a pair scores 0 in all four ``*_paper``
+  metrics here too (the count is in ``notes``).
 - ``meteor``: NLTK ``meteor_score`` (alpha 0.9, beta 3, gamma 0.5) on lower-cased whitespace
   tokens, mean over pairs. WordNet synonym matching when NLTK finds the WordNet data locally;
   otherwise NLTK's same formula with exact + Porter-stem matching only, and a warning in the
@@ -36,14 +47,20 @@ LABELS: dict[str, str] = {
     "accuracy": "Accuracy (normalised exact match)",
     "token_f1": "Token F1",
     "bleu4": "BLEU-4 (NLTK corpus, smoothing method1)",
+    "bleu4_paper": "BLEU-4 (the original's: mean of per-pair NLTK corpus_bleu, method1)",
     "sacrebleu": "sacreBLEU (13a)",
     "rouge1": "ROUGE-1 F (rouge-score, stemmed)",
     "rouge2": "ROUGE-2 F (rouge-score, stemmed)",
     "rougeL": "ROUGE-L F (rouge-score, stemmed)",
+    "rouge1_paper": "ROUGE-1 F (the original's: rouge package, per pair)",
+    "rouge2_paper": "ROUGE-2 F (the original's: rouge package, per pair)",
+    "rougeL_paper": "ROUGE-L F (the original's: rouge package, per pair)",
     "meteor": "METEOR (NLTK)",
     "bertscore_f1": "BERTScore (all-MiniLM-L6-v2, unrescaled)",
 }
 METRICS: tuple[str, ...] = tuple(LABELS)
+# the original ECG-Byte evaluation's own numbers (runners/inference.py, utils/model_utils.py)
+PAPER_METRICS: tuple[str, ...] = ("bleu4_paper", "rouge1_paper", "rouge2_paper", "rougeL_paper")
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = str.maketrans(string.punctuation, " " * len(string.punctuation))
 
@@ -130,6 +147,60 @@ def rouge(predictions: Sequence[str], references: Sequence[str]) -> dict[str, fl
     """Mean ROUGE-1/2/L F-measure (``rouge-score``, Porter stemming), 0-100."""
     n = max(len(predictions), 1)
     return {k: sum(v) / n for k, v in rouge_items(predictions, references).items()}
+
+
+def rouge_package_fails(prediction: str, reference: str) -> bool:
+    """True when the ``rouge`` package raises "Hypothesis/Reference is empty" on this pair.
+
+    It splits a text on "." and keeps the non-empty pieces; no piece left (an empty text, or one
+    of full stops only) makes ``get_scores`` raise ``ValueError``.
+    """
+    return not any(prediction.split(".")) or not any(reference.split("."))
+
+
+def paper_items(
+    predictions: Sequence[str], references: Sequence[str], *, rouge_package: bool = True
+) -> tuple[dict[str, list[float]], int]:
+    """The original's per-pair BLEU-4 and ROUGE-1/2/L F, 0-100, and how many pairs failed.
+
+    Per pair, as the original's ``evaluate_strings([ref], [hyp])``: NLTK
+    ``corpus_bleu([[ref.split()]], [hyp.split()], smoothing_function=method1)`` and
+    ``rouge.Rouge().get_scores([hyp], [ref], avg=True)[...]["f"]``. A pair on which the ``rouge``
+    package raises (:func:`rouge_package_fails`, or a ``RecursionError`` of its recursive LCS on
+    a very long sentence) scores 0 in all four, as the original's ``except`` branch does.
+    ``rouge_package=False`` (package missing) returns ``bleu4_paper`` only.
+    """
+    from nltk.translate.bleu_score import SmoothingFunction, corpus_bleu
+
+    scorer = None
+    if rouge_package:
+        from rouge import Rouge
+
+        scorer = Rouge()
+    smooth = SmoothingFunction().method1
+    keys = PAPER_METRICS if rouge_package else PAPER_METRICS[:1]
+    out: dict[str, list[float]] = {k: [] for k in keys}
+    failed = 0
+    for p, r in zip(predictions, references):
+        s = None
+        fails = rouge_package_fails(p, r)
+        if scorer is not None and not fails:
+            try:
+                s = scorer.get_scores([p], [r], avg=True)
+            except (ValueError, RecursionError):
+                fails = True
+        if fails:
+            failed += 1
+            for v in out.values():
+                v.append(0.0)
+            continue
+        out["bleu4_paper"].append(
+            100.0 * float(corpus_bleu([[r.split()]], [p.split()], smoothing_function=smooth))
+        )
+        if s is not None:
+            for k, name in zip(PAPER_METRICS[1:], ("rouge-1", "rouge-2", "rouge-l")):
+                out[k].append(100.0 * float(s[name]["f"]))
+    return out, failed
 
 
 class _NoSynonyms:
@@ -280,8 +351,9 @@ def compute_metrics_items(
 ) -> dict[str, Any]:
     """:func:`compute_metrics` plus ``"per_item"``: each per-pair metric as a list, one per item.
 
-    ``per_item`` holds accuracy, token F1, ROUGE, METEOR and BERTScore (0-100 per item; their
-    means are the corpus scores); BLEU-4 and sacreBLEU are corpus statistics and are absent
+    ``per_item`` holds accuracy, token F1, ROUGE, METEOR, BERTScore and the original's
+    per-pair metrics (:data:`PAPER_METRICS`) (0-100 per item; their means are the corpus
+    scores); BLEU-4 and sacreBLEU are corpus statistics and are absent
     (:mod:`ecgbyte.eval.bootstrap` resamples their sufficient statistics instead).
     Parameters are those of :func:`compute_metrics`.
     """
@@ -315,6 +387,19 @@ def compute_metrics_items(
     else:
         items.update(rouge_items(preds, refs))
         items["meteor"], matcher = meteor_items(preds, refs, synonyms=meteor_synonyms)
+        try:
+            paper, failed = paper_items(preds, refs)
+        except ImportError:
+            paper, failed = paper_items(preds, refs, rouge_package=False)
+            for k in PAPER_METRICS[1:]:
+                notes[k] = "not computed: the rouge package is not installed (pip install rouge)"
+        items.update(paper)
+        if failed:
+            for k in paper:
+                notes[k] = (
+                    f"{failed} of {n} answers empty for the rouge package (no text between full "
+                    "stops): scored 0, as the original does"
+                )
     for k, v in items.items():
         scores[k] = sum(v) / n
     if not nlg:
@@ -360,6 +445,7 @@ def compute_metrics_items(
 __all__ = [
     "LABELS",
     "METRICS",
+    "PAPER_METRICS",
     "bertscore",
     "bertscore_items",
     "bleu4",
@@ -370,8 +456,10 @@ __all__ = [
     "meteor",
     "meteor_items",
     "normalize_answer",
+    "paper_items",
     "rouge",
     "rouge_items",
+    "rouge_package_fails",
     "sacrebleu_score",
     "token_f1",
     "wordnet_available",

@@ -1,11 +1,12 @@
 """``build_report``: one self-contained HTML page for a trained run (metrics, ablations, pictures).
 
 The page opens with one sentence saying whether the model uses the ECG and which ablation hurts
-most (a red banner when none hurts: the model ignores the ECG) and a bar chart of the primary
-metric with and without the signal. Then the metrics table (mean ± 95% t-interval over several
-runs, or, for one run, the score with a 95% bootstrap interval over its test items; the page
-says which), the signal-use ablation table (score and drop per metric), the warnings of the metric computation (METEOR without WordNet,
-BERTScore not computed, ...) and every PNG of ``RUN_DIR/explain/`` embedded as base64, so the
+most (a red banner when none hurts: every drop's interval includes 0) and a bar chart of the
+primary metric with and without the signal. Then the metrics table (mean ± 95% t-interval over
+several runs or sampling seeds, or, for one run, the score with a 95% cluster-bootstrap interval
+over its patients; the page says which, and how the answers were decoded), the signal-use
+ablation table (score and drop per metric), the scores per sampling seed, the warnings of the
+metric computation (METEOR without WordNet, BERTScore not computed, ...) and every PNG of ``RUN_DIR/explain/`` embedded as base64, so the
 file can be mailed or attached as is. Inputs are reused when present
 (``RUN_DIR/evaluation_<split>.json``, ``RUN_DIR/explain/*.png``) and computed otherwise. A
 two-stage run (``--ecg-input encoder``) has no ECG-Byte tokens to draw: its page skips the
@@ -24,11 +25,18 @@ from typing import Any
 from ecgbyte.elm.run import RunDir
 from ecgbyte.errors import ConfigError, ModelError
 from ecgbyte.eval.ablations import ABLATION_TITLES, ABLATIONS
-from ecgbyte.eval.metrics import METRICS
 from ecgbyte.eval.stats import format_interval
+from ecgbyte.eval.summary import drop_hurts
 from ecgbyte.fileio import atomic_write_text
 from ecgbyte.report.explain import DEFAULT_QUESTION, explain
-from ecgbyte.report.markdown import interval_text, write_evaluation
+from ecgbyte.report.markdown import (
+    decoding_text,
+    interval_text,
+    primary_text,
+    seed_table,
+    shown_metrics,
+    write_evaluation,
+)
 
 _CSS = """
 body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;color:#222}
@@ -85,15 +93,23 @@ def ablation_chart(summary: dict[str, Any], *, dpi: int = 110) -> bytes | None:
     """PNG bytes: the primary metric with the ECG and under each ablation, with intervals.
 
     Horizontal bars (points, 0-100), whiskers from each interval's low to high when there is
-    one, the baseline as a dashed line. ``None`` when no ablation was run.
+    one, the baseline as a dashed line; an ablation whose drop hurts the model
+    (:func:`~ecgbyte.eval.summary.drop_hurts`) is red, one that does not grey. ``None`` when no
+    ablation was run.
     """
     primary = summary["primary"]
     base = summary["metrics"].get(primary)
     kinds = [k for k in ABLATIONS if k in (summary.get("ablations") or {})]
-    rows = [("with the ECG (baseline)", base)] + [
-        (ABLATION_TITLES.get(k, k), summary["ablations"][k]["scores"].get(primary)) for k in kinds
+    thr = summary["flag_threshold"]
+    rows = [("with the ECG (baseline)", base, False)] + [
+        (
+            ABLATION_TITLES.get(k, k),
+            summary["ablations"][k]["scores"].get(primary),
+            bool(drop_hurts(summary["ablations"][k]["drop"].get(primary), thr)),
+        )
+        for k in kinds
     ]
-    rows = [(name, iv) for name, iv in rows if iv is not None]
+    rows = [(name, iv, hurt) for name, iv, hurt in rows if iv is not None]
     if base is None or len(rows) < 2:
         return None
     from matplotlib.figure import Figure
@@ -101,12 +117,10 @@ def ablation_chart(summary: dict[str, Any], *, dpi: int = 110) -> bytes | None:
     fig = Figure(figsize=(8.5, 0.55 * len(rows) + 1.3))
     ax = fig.add_subplot()
     y = list(range(len(rows)))[::-1]
-    means = [iv["mean"] for _, iv in rows]
-    colors = ["#2b7bba"] + [
-        "#c0392b" if base["mean"] - m >= summary["flag_threshold"] else "#999999" for m in means[1:]
-    ]
+    means = [iv["mean"] for _, iv, _ in rows]
+    colors = ["#2b7bba"] + ["#c0392b" if hurt else "#999999" for _, _, hurt in rows[1:]]
     ax.barh(y, means, color=colors, height=0.6)
-    for yi, (_, iv) in zip(y, rows):
+    for yi, (_, iv, _) in zip(y, rows):
         if iv.get("low") is not None:
             ax.errorbar(
                 iv["mean"],
@@ -120,7 +134,7 @@ def ablation_chart(summary: dict[str, Any], *, dpi: int = 110) -> bytes | None:
             min(iv.get("high") or iv["mean"], 100) + 1.2, yi, f"{iv['mean']:.1f}", va="center", fontsize=9
         )
     ax.axvline(base["mean"], color="#2b7bba", ls="--", lw=1)
-    ax.set_yticks(y, [name for name, _ in rows], fontsize=9)
+    ax.set_yticks(y, [name for name, _, _ in rows], fontsize=9)
     ax.set_xlim(0, 110)
     ax.set_xlabel(
         f"{summary['labels'].get(primary, primary)}, points (0-100)\nwhiskers: {interval_text(summary)}",
@@ -159,11 +173,18 @@ def render_html(
     if summary.get("ablations"):
         cls = "bad" if summary["ignores_ecg"] else "good"
         parts.append(f"<p class='banner {cls}'>{esc(summary['flag'])}</p>")
+    boot_note = (
+        " (percentile bootstrap, resampling whole patients with all their questions: it shows the "
+        "spread over test sets of this size, not over training seeds)"
+        if summary.get("interval", {}).get("method") == "bootstrap"
+        else ""
+    )
     parts.append(
         f"<p>Split <code>{esc(summary['split'])}</code>, {n} run{'s' if n > 1 else ''} "
         f"({esc(', '.join(summary['run_dirs']))}), {esc(', '.join(map(str, summary['n_items'])))} items"
         f"{' per run' if n > 1 else ''}. Scores in points (0-100); intervals: <b>{esc(ci)}</b>"
-        f"{' (percentile bootstrap: it shows the spread over test sets of this size, not over training seeds)' if summary.get('interval', {}).get('method') == 'bootstrap' else ''}.</p>"
+        f"{esc(boot_note)}. Decoding: {esc(decoding_text(summary))}. Primary metric: "
+        f"{esc(primary_text(summary))}.</p>"
     )
     chart = ablation_chart(summary) if summary.get("ablations") else None
     if chart is not None:
@@ -174,7 +195,7 @@ def render_html(
         f"<h2>Metrics</h2><p class='ci'>{esc(ci)}</p><table><tr><th>metric</th><th>{iv_head}</th>"
         "<th>note</th></tr>"
     )
-    for m in METRICS:
+    for m in shown_metrics(summary):
         note = summary["notes"].get(m, "")
         parts.append(
             f"<tr><td>{esc(summary['labels'].get(m, m))}</td><td>{_cell(summary['metrics'].get(m))}</td>"
@@ -184,18 +205,29 @@ def render_html(
     abl = {k: summary["ablations"][k] for k in ABLATIONS if k in (summary.get("ablations") or {})}
     if abl:
         thr, primary = summary["flag_threshold"], summary["primary"]
-        paired = ", paired: the same resampled items score both" if "bootstrap" in ci else ""
+        paired = ", paired: the same resampled patients score both" if "bootstrap" in ci else ""
+        has_iv = all(
+            (v["drop"].get(primary) or {}).get("low") is not None
+            for v in abl.values()
+            if v["drop"].get(primary)
+        )
+        rule = (
+            f"A {primary} drop whose interval includes 0 or lies below it is red (that ablation did "
+            "not hurt the model), one whose interval lies above 0 green."
+            if has_iv
+            else f"No interval here: a {primary} drop under {thr:g} points is red (that ablation did not "
+            "hurt the model), above it green."
+        )
         parts.append(
             "<h2>Signal-use ablations</h2><p>Same trained model, same questions, ECG part of the prompt "
             "changed: "
             + "; ".join(f"<b>{esc(k)}</b>: {esc(ABLATION_TITLES.get(k, k))}" for k in abl)
-            + f". Drop = baseline − ablated (points; {esc(ci)}{esc(paired)}). A {esc(primary)} drop under "
-            f"{thr:g} points is red (that ablation did not hurt the model), above it green.</p>"
+            + f". Drop = baseline − ablated (points; {esc(ci)}{esc(paired)}). {esc(rule)}</p>"
             "<table class='abl'><tr><th>metric</th><th>baseline</th>"
             + "".join(f"<th>{esc(k)}</th><th>drop</th>" for k in abl)
             + "</tr>"
         )
-        for m in METRICS:
+        for m in shown_metrics(summary):
             if summary["metrics"].get(m) is None:
                 continue
             row = [f"<tr><td>{esc(m)}</td><td>{_cell(summary['metrics'][m], digits=1)}</td>"]
@@ -203,12 +235,24 @@ def render_html(
                 drop = abl[k]["drop"].get(m)
                 cls = ""
                 if m == primary and drop is not None:
-                    cls = " class='bad'" if drop["mean"] < thr else " class='good'"
+                    cls = " class='good'" if drop_hurts(drop, thr) else " class='bad'"
                 row.append(
                     f"<td>{_cell(abl[k]['scores'].get(m), digits=1)}</td>"
                     f"<td{cls}>{_cell(drop, signed=True, digits=1)}</td>"
                 )
             parts.append("".join(row) + "</tr>")
+        parts.append("</table>")
+    metrics, rows = seed_table(summary)
+    if rows:
+        parts.append(
+            "<h2>Scores per sampling seed</h2><p>Baseline answers, one sampled pass per seed; the "
+            "intervals above are over these.</p><table><tr><th></th>"
+            + "".join(f"<th>{esc(m)}</th>" for m in metrics)
+            + "</tr>"
+        )
+        for name, vals in rows:
+            cells = "".join(f"<td>{'—' if v is None else f'{v:.2f}'}</td>" for v in vals)
+            parts.append(f"<tr><td>{esc(name)}</td>{cells}</tr>")
         parts.append("</table>")
     for w in summary.get("warnings", []):
         parts.append(f"<p class='warn'>warning: {esc(w)}</p>")
@@ -229,13 +273,25 @@ def render_html(
     parts.append(
         "<h2>Reproduce</h2><pre>"
         + esc(
-            f"ecgbyte evaluate {' '.join(summary['run_dirs'])} --split {summary['split']}\n"
+            f"ecgbyte evaluate {' '.join(summary['run_dirs'])} --split {summary['split']}"
+            f"{_evaluate_flags(summary)}\n"
             f"ecgbyte explain RECORD --run {summary['run_dirs'][0]} --out DIR\n"
             f"ecgbyte report {summary['run_dirs'][0]}"
         )
         + "</pre></body></html>"
     )
     return "\n".join(parts)
+
+
+def _evaluate_flags(summary: dict[str, Any]) -> str:
+    """The ``ecgbyte evaluate`` options that reproduce this summary's decoding and primary metric."""
+    out = ""
+    dec = summary.get("decoding") or {}
+    if dec.get("method") == "sample":
+        out += f" --decode sample --seeds {','.join(map(str, dec['seeds']))}"
+    if summary.get("primary_reason") == "given":
+        out += f" --primary {summary['primary']}"
+    return out
 
 
 def build_report(

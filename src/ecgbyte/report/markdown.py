@@ -27,8 +27,48 @@ def interval_text(summary: dict[str, Any]) -> str:
     return interval_label("t", n) if n > 1 else interval_label("none", 1)
 
 
+def decoding_text(summary: dict[str, Any]) -> str:
+    """How the answers were decoded, in words (JSONs from before ``--decode``: the run's greedy/beam)."""
+    dec = summary.get("decoding")
+    return dec["label"] if dec else "the run's configured decoding (greedy unless num_beams > 1)"
+
+
+def primary_text(summary: dict[str, Any]) -> str:
+    """``"accuracy (dataset synthetic has short answers)"``: the primary metric and why."""
+    why = summary.get("primary_reason")
+    return (
+        f"{summary['primary']} ({'chosen with --primary' if why == 'given' else why})"
+        if why
+        else summary["primary"]
+    )
+
+
+def shown_metrics(summary: dict[str, Any]) -> list[str]:
+    """The metrics of :data:`METRICS` this summary has (older JSONs lack the newer ones), in order."""
+    return [m for m in METRICS if m in summary["metrics"]]
+
+
+def seed_table(summary: dict[str, Any]) -> tuple[list[str], list[tuple[str, list[float | None]]]]:
+    """Per sampling seed, the score of every computed metric: ``(metrics, [(row name, scores)])``.
+
+    One row per (run, seed), named ``"seed 42"`` (one run) or ``"run 2, seed 42"``; empty when the
+    answers were not sampled with several seeds.
+    """
+    runs = [r for r in summary.get("runs", []) if len(r.get("by_seed") or []) > 1]
+    if not runs:
+        return [], []
+    first = runs[0]["by_seed"][0]["scores"]
+    metrics = [m for m in METRICS if first.get(m) is not None]
+    rows = []
+    for i, r in enumerate(runs):
+        for s in r["by_seed"]:
+            name = f"seed {s['seed']}" if len(runs) == 1 else f"run {i + 1}, seed {s['seed']}"
+            rows.append((name, [s["scores"].get(m) for m in metrics]))
+    return metrics, rows
+
+
 def to_markdown(summary: dict[str, Any]) -> str:
-    """Markdown tables: metrics and ablations (score and drop), intervals labelled by kind."""
+    """Markdown tables: metrics, ablations (score and drop) and per-seed scores, intervals labelled."""
     n = summary["n_runs"]
     ci = interval_text(summary)
     lines = [
@@ -37,12 +77,13 @@ def to_markdown(summary: dict[str, Any]) -> str:
         "",
         f"**{summary['flag']}**" if summary.get("ablations") else "",
         "",
-        f"Scores in points (0-100); intervals: {ci}.",
+        f"Scores in points (0-100); intervals: {ci}. Decoding: {decoding_text(summary)}. "
+        f"Primary metric: {primary_text(summary)}.",
         "",
         "| metric | score |",
         "|---|---|",
     ]
-    for m in METRICS:
+    for m in shown_metrics(summary):
         iv = summary["metrics"].get(m)
         note = summary["notes"].get(m, "")
         cell = format_interval(iv) if iv is not None else f"— ({note})" if note else "—"
@@ -57,7 +98,7 @@ def to_markdown(summary: dict[str, Any]) -> str:
             "| metric | baseline | " + " | ".join(f"{k} (drop)" for k in kinds) + " |",
             "|---|---|" + "---|" * len(kinds),
         ]
-        for m in METRICS:
+        for m in shown_metrics(summary):
             if summary["metrics"].get(m) is None:
                 continue
             cells = []
@@ -67,6 +108,17 @@ def to_markdown(summary: dict[str, Any]) -> str:
                     "—" if s is None else f"{format_interval(s)} ({format_interval(dr, signed=True)})"
                 )
             lines.append(f"| {m} | {format_interval(summary['metrics'][m])} | " + " | ".join(cells) + " |")
+    metrics, rows = seed_table(summary)
+    if rows:
+        lines += [
+            "",
+            "## Scores per sampling seed (baseline)",
+            "",
+            "| | " + " | ".join(metrics) + " |",
+            "|---|" + "---|" * len(metrics),
+        ]
+        for name, vals in rows:
+            lines.append(f"| {name} | " + " | ".join("—" if v is None else f"{v:.2f}" for v in vals) + " |")
     for w in summary["warnings"]:
         lines.append(f"\n> warning: {w}")
     return "\n".join(lines) + "\n"
@@ -108,4 +160,14 @@ def evaluation_report(
     return summary, path
 
 
-__all__ = ["default_evaluation_path", "evaluation_report", "interval_text", "to_markdown", "write_evaluation"]
+__all__ = [
+    "decoding_text",
+    "default_evaluation_path",
+    "evaluation_report",
+    "interval_text",
+    "primary_text",
+    "seed_table",
+    "shown_metrics",
+    "to_markdown",
+    "write_evaluation",
+]
