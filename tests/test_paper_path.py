@@ -195,3 +195,28 @@ def test_new_rows_init_noise_is_seeded_and_distinct() -> None:
     torch.testing.assert_close(
         m.get_input_embeddings().weight[40:54].detach(), text.mean(0, keepdim=True).expand(14, -1)
     )
+
+
+def test_paper_run_evaluates_with_the_originals_metrics_and_a_vote_over_segments(
+    paper_run: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, _ = paper_run
+    argv = ["evaluate", str(out), "--split", "train", "--limit", "4", "--ablations", "no_signal"]
+    assert main([*argv, "--no-bertscore", "--n-resamples", "20", "--segments", "majority"]) == 0
+    s = json.loads((out / "evaluation_train.json").read_text())
+    assert s["segments"] == "majority" and s["n_items"] == [4]
+    for m in ("bleu4_paper", "rouge1_paper", "rougeL_paper", "bleu4", "rougeL"):
+        assert s["metrics"][m] is not None and 0 <= s["metrics"][m]["mean"] <= 100
+    md = (out / "evaluation_train.md").read_text()
+    assert "the original's" in md and "majority answer over its segments" in md
+    rows = [json.loads(x) for x in (out / "eval" / "train_predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == 4 and all("#" not in r["item_id"] for r in rows)  # one row per question
+
+
+def test_majority_answers_vote_per_item_with_ties_to_the_earliest() -> None:
+    from ecgbyte.eval.evaluate import majority_answers
+
+    answers = ["Yes", "no", "no.", "yes", "maybe", "unsure"]
+    owner = [0, 0, 0, 1, 1, 1]
+    # item 0: "no" twice beats "yes" once (normalised: case and punctuation); item 1: a 1-1-1 tie
+    assert majority_answers(answers, owner, 2) == ["no", "yes"]

@@ -53,6 +53,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="seeds the noise, the ECG shuffling and the bootstrap")
     p.add_argument(
+        "--segments",
+        choices=("first", "majority"),
+        default="first",
+        help="a run trained on segments (--segment-seconds): score each item on its first segment "
+        "(default) or by the majority answer over its segments",
+    )
+    p.add_argument(
         "--decode",
         default="greedy",
         help="greedy (default: the run's greedy/beam decoding) or sample (the original's sampling: "
@@ -118,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
         primary=args.primary,
         decode=args.decode,
         seeds=args.seeds,
+        segments=args.segments,
     )
     print(to_markdown(summary))
     print(f"wrote {out} and {out.with_suffix('.md')}")

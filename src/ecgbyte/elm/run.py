@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -259,27 +260,31 @@ class RunDir:
             self._splits = load_splits(spec)
         return self._splits
 
-    def items(self, split: str, *, segments: str = "first") -> list[QAItem]:
+    def items(self, split: str, *, segments: str | None = "first") -> list[QAItem]:
         """The QA items of ``split`` (a non-empty split of the run's dataset).
 
         A run trained on segments (``segment_seconds`` in its dataset spec) is asked about
-        segments too: ``segments="first"`` gives each item once, on its records' first segment
-        (how an item is scored once); ``"all"`` gives one item per segment (``<id>#k``), e.g. for
-        a majority vote over segments.
+        segments too (:meth:`segment`): ``segments="first"`` gives each item once, on its records'
+        first segment (how an item is scored once); ``"all"`` one item per segment (``<id>#k``),
+        e.g. for a majority vote over segments; ``None`` the whole records.
         """
-        from ecgbyte.data.items import segment_items
-
         splits = self.splits()
         if split not in splits:
             raise DatasetError(f"unknown split {split!r}; choose one of {', '.join(splits)}")
         if not splits[split]:
             raise DatasetError(f"{self.path}: the {split!r} split is empty; choose another --split")
+        return self.segment(splits[split], segments) if segments else list(splits[split])
+
+    def segment(self, items: Sequence[QAItem], mode: str = "first") -> list[QAItem]:
+        """``items`` cut as this run was trained (its spec's ``segment_seconds``; as is without one)."""
+        from ecgbyte.data.items import segment_items
+
         spec = self.data_spec or {}
         return segment_items(
-            splits[split],
+            items,
             spec.get("segment_seconds"),
             record_seconds=float(spec.get("record_seconds", 10.0)),
-            mode=segments,
+            mode=mode,
         )
 
 

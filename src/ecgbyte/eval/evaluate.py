@@ -168,6 +168,32 @@ def generate_split(
     }
 
 
+SEGMENT_VOTES = ("first", "majority")
+
+
+def majority_answers(answers: Sequence[str], owner: Sequence[int], n: int) -> list[str]:
+    """One answer per item from the answers of its segments (``owner[i]``: the item of answer ``i``).
+
+    The most common answer after :func:`~ecgbyte.eval.metrics.normalize_answer` wins; a tie goes
+    to the one given first (the earliest segment); the answer is returned as first written.
+    """
+    from collections import Counter
+
+    from ecgbyte.eval.metrics import normalize_answer
+
+    groups: list[list[str]] = [[] for _ in range(n)]
+    for a, o in zip(answers, owner):
+        groups[o].append(a)
+    out = []
+    for g in groups:
+        if not g:
+            raise ConfigError("an item has no segment answers to vote over")
+        counts = Counter(normalize_answer(a) for a in g)
+        best = max(counts.values())
+        out.append(next(a for a in g if counts[normalize_answer(a)] == best))
+    return out
+
+
 def evaluate_one(
     run: RunDir,
     items: Sequence[QAItem],
@@ -182,8 +208,12 @@ def evaluate_one(
     primary: str = "accuracy",
     decode: str = "greedy",
     seeds: Sequence[int] | str | None = None,
+    segments: Sequence[QAItem] | None = None,
 ) -> dict[str, Any]:
     """Baseline and ablated scores of one loaded run on ``items``; also the per-item rows.
+
+    ``segments``: answer these instead (every segment of each item, ``meta["parent_item"]`` naming
+    it) and score each item by the majority answer over its segments (:func:`majority_answers`).
 
     With one decoding pass (greedy, or sampling with one seed) and ``n_resamples > 0`` the result
     also holds ``"bootstrap"``: percentile intervals over the items' patients (seeded by ``seed``)
@@ -223,14 +253,20 @@ def evaluate_one(
     stats: dict[str, Any] = {}
     points: dict[str, Any] = {}
     boot = n_resamples > 0 and bool(items) and len(gen_seeds) == 1
+    asked = list(segments) if segments is not None else list(items)
+    if segments is not None:
+        index = {it.item_id: i for i, it in enumerate(items)}
+        owner = [index[s.meta["parent_item"]] for s in asked]
     for kind in ("baseline", *ablations):
         t = time.perf_counter()
-        exs = ablation_examples(run, items, kind, seed=seed, noise_std_mv=noise_std_mv, cache=cache)
+        exs = ablation_examples(run, asked, kind, seed=seed, noise_std_mv=noise_std_mv, cache=cache)
         every = kind == "baseline" or ablation_nlg
         full = every or primary not in FAST_METRICS
         bert = bertscore_model if every or primary == "bertscore_f1" else None
         for s in gen_seeds:
             preds = generate_sorted(run, exs, batch_size=batch_size, do_sample=sample, seed=s)
+            if segments is not None:
+                preds = majority_answers(preds, owner, len(items))
             res = compute_metrics_items(preds, refs, bertscore_model=bert, nlg=full)
             per_item = res.pop("per_item")
             if boot:
@@ -280,6 +316,7 @@ def evaluate_run(
     n_resamples: int = 1000,
     decode: str = "greedy",
     seeds: Sequence[int] | str | None = None,
+    segments: str = "first",
     out: str | Path | None = None,
 ) -> dict[str, Any]:
     """Evaluate runs (one per seed or checkpoint) on ``split``; returns the summary dict.
@@ -303,6 +340,9 @@ def evaluate_run(
         "the model uses the ECG".
     n_resamples : cluster-bootstrap resamples of the patients for one run decoded once (0: none).
     decode, seeds : ``"greedy"`` (default) or ``"sample"`` with its seeds (see :func:`decoding_spec`).
+    segments : for a run trained on segments, how an item is scored once: ``"first"`` (on its
+        first segment; default) or ``"majority"`` (the most common answer over its segments, ties
+        to the earliest). Items are cut as the run was trained, also when given.
     out : JSON path to write; ``None`` writes nothing but the per-run rows. The Markdown tables
         are :func:`ecgbyte.report.to_markdown` (``ecgbyte evaluate`` writes them beside the JSON).
 
@@ -327,13 +367,17 @@ def evaluate_run(
     if primary is not None and primary not in METRICS:
         raise ConfigError(f"unknown primary metric {primary!r}; choose one of {', '.join(METRICS)}")
     decoding_spec(decode, seeds, num_beams=1, max_new_tokens=1)  # argument errors before any work
+    if segments not in SEGMENT_VOTES:
+        raise ConfigError(f"segments {segments!r} is not one of {', '.join(SEGMENT_VOTES)}")
     t0 = time.perf_counter()
     per_run = []
     runs = [RunDir.open(d) for d in dirs]
     reason = "given"
     for run in runs:
-        its = list(items) if items is not None else run.items(split)
-        its = its[:limit] if limit else its
+        whole = list(items) if items is not None else run.items(split, segments=None)
+        whole = whole[:limit] if limit else whole
+        its = run.segment(whole, "first")
+        segs = run.segment(whole, "all") if segments == "majority" else None
         if primary is None:
             dataset = (run.data_spec or {}).get("name") if items is None else None
             primary, reason = default_primary(dataset, [it.answer for it in its])
@@ -350,6 +394,7 @@ def evaluate_run(
             primary=primary,
             decode=decode,
             seeds=seeds,
+            segments=segs if segs is not None and len(segs) > len(its) else None,
         )
         write_jsonl(run.predictions_path(split), res.pop("rows"))
         per_run.append(res)
@@ -361,6 +406,7 @@ def evaluate_run(
         seed=seed,
         noise_std_mv=noise_std_mv,
         decoding=per_run[0]["decoding"],
+        segments=segments,
         primary_reason=reason,
         wall_s=round(time.perf_counter() - t0, 3),
     )

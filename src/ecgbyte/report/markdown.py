@@ -78,7 +78,12 @@ def to_markdown(summary: dict[str, Any]) -> str:
         f"**{summary['flag']}**" if summary.get("ablations") else "",
         "",
         f"Scores in points (0-100); intervals: {ci}. Decoding: {decoding_text(summary)}. "
-        f"Primary metric: {primary_text(summary)}.",
+        f"Primary metric: {primary_text(summary)}."
+        + (
+            " Each item scored by the majority answer over its segments."
+            if summary.get("segments") == "majority"
+            else ""
+        ),
         "",
         "| metric | score |",
         "|---|---|",
