@@ -11,8 +11,17 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from ecgbyte.data.items import QAItem
-from ecgbyte.data.sequences import EncodedCache, Example, SequenceLayout, build_examples, collate
+from ecgbyte.data.sequences import (
+    EncodedCache,
+    EncodedEcg,
+    Example,
+    SequenceLayout,
+    build_examples,
+    collate,
+)
 from ecgbyte.elm.run import RunDir
 from ecgbyte.errors import DatasetError
 
@@ -55,6 +64,21 @@ def generate_answers(
     return out
 
 
+def prompt_example(
+    run: RunDir, encodings: Sequence[EncodedEcg], question: str, *, item_id: str = "ask"
+) -> Example:
+    """The generation prompt for ``question`` about the encoded ECG(s), exactly as training builds it.
+
+    ``ask``, ``ecgbyte prompt`` and ``ecgbyte serve`` all go through here: the run's sequence
+    builder (layout, truncation policy, context) plus, for the two-stage baseline, the ECGs'
+    encoder features. The prompt is ``example.input_ids[: example.prompt_len]``.
+    """
+    example = run.builder().build(list(encodings), question, None, item_id=item_id)
+    if encodings and encodings[0].features is not None:
+        example.ecg_features = np.stack([e.features for e in encodings])
+    return example
+
+
 def predict(
     run: RunDir | str | os.PathLike[str],
     items: Sequence[QAItem],
@@ -91,6 +115,30 @@ def predict(
     ]
 
 
+def ask_prompt(
+    run: RunDir,
+    records: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    question: str,
+    *,
+    fs: float | None = None,
+) -> tuple[Example, list[str | os.PathLike[str]]]:
+    """The prompt :func:`ask` answers (and ``ecgbyte prompt`` prints): ``(example, record paths)``.
+
+    Checks the question (non-empty) and the number of records (one, or two for a comparison),
+    reads the records (``fs`` for ``.npy``) and builds the prompt with :func:`prompt_example`.
+    """
+    from ecgbyte.io import read_record
+
+    if not isinstance(question, str) or not question.strip():
+        raise DatasetError("the question is empty; ask something about the ECG")
+    paths = [records] if isinstance(records, (str, os.PathLike)) else list(records)
+    if not 1 <= len(paths) <= 2:
+        raise DatasetError(f"give one record (or two for a comparison question), got {len(paths)}")
+    ecgs = [read_record(p, leads=None, fs=fs) for p in paths]
+    cache = EncodedCache(run.ecg_tokenizer)
+    return prompt_example(run, [cache.get(e) for e in ecgs], question.strip()), paths
+
+
 def ask(
     run: RunDir | str | os.PathLike[str],
     records: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
@@ -118,18 +166,9 @@ def ask(
     dict with ``answer`` (text), ``question``, ``records``, ``n_prompt_tokens``, ``n_cut``
     (ECG tokens removed by the run's truncation policy) and ``checkpoint``.
     """
-    from ecgbyte.io import read_record
-
-    if not isinstance(question, str) or not question.strip():
-        raise DatasetError("the question is empty; ask something about the ECG")
-    paths = [records] if isinstance(records, (str, os.PathLike)) else list(records)
-    if not 1 <= len(paths) <= 2:
-        raise DatasetError(f"give one record (or two for a comparison question), got {len(paths)}")
-    ecgs = [read_record(p, leads=None, fs=fs) for p in paths]
     run = RunDir.open(run, checkpoint=checkpoint)
     cfg = run.config
-    cache = EncodedCache(run.ecg_tokenizer)
-    example = run.builder().build([cache.get(e) for e in ecgs], question.strip(), None, item_id="ask")
+    example, paths = ask_prompt(run, records, question, fs=fs)
     [answer] = generate_answers(
         run.model,
         run.text_tokenizer,
@@ -149,4 +188,4 @@ def ask(
     }
 
 
-__all__ = ["ask", "generate_answers", "predict"]
+__all__ = ["ask", "ask_prompt", "generate_answers", "predict", "prompt_example"]
