@@ -22,20 +22,9 @@ from ecgbyte.elm.run import RunDir  # noqa: E402
 from ecgbyte.errors import ConfigError, ModelError  # noqa: E402
 from ecgbyte.serve.export import export_run  # noqa: E402
 from ecgbyte.serve.prompt import prompt_ids  # noqa: E402
+from serving import TRAIN  # noqa: E402
 from tiny import train_synthetic_run  # noqa: E402
 
-TRAIN = dict(
-    n_ecgs=12,
-    seed=0,
-    n_merges=20,
-    text_vocab_size=120,
-    batch_size=4,
-    max_steps=3,
-    warmup_steps=1,
-    max_length=640,
-    max_new_tokens=4,
-    log_every=1,
-)
 QUESTIONS = ("What is the rhythm of this ECG?", "Is the heart rate slow, normal or fast?")
 
 # Runs in a fresh interpreter where importing ecgbyte fails: the exported folder stands alone.
@@ -73,11 +62,10 @@ print(json.dumps(out))
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def runs(tmp_path_factory: pytest.TempPathFactory, serve_run_dir: Path) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("export")
-    full, _ = train_synthetic_run(root / "full", **TRAIN)
     lora, _ = train_synthetic_run(root / "lora", **{**TRAIN, "finetune": "lora", "lr": 1e-2})
-    return {"full": full, "lora": lora}
+    return {"full": serve_run_dir, "lora": lora}
 
 
 @pytest.fixture(scope="module")

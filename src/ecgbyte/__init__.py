@@ -25,7 +25,7 @@ __version__ = "0.1.0"
 #   ecgbyte explain           -> explain;  report -> build_report
 #   ecgbyte export            -> export_run
 #   ecgbyte prompt            -> prompt_ids
-#   ecgbyte serve             -> serve (make_app: the ASGI app alone)
+#   ecgbyte serve             -> serve_run (make_app: the ASGI app alone, ServeSettings)
 _LAZY = {
     # records and errors
     "Ecg": "ecgbyte.ecg",
@@ -76,6 +76,9 @@ _LAZY = {
     # using a trained run elsewhere: export, prompt ids, HTTP server
     "export_run": "ecgbyte.serve.export",
     "prompt_ids": "ecgbyte.serve.prompt",
+    "ServeSettings": "ecgbyte.serve.app",
+    "make_app": "ecgbyte.serve.app",
+    "serve_run": "ecgbyte.serve.app",
 }
 # names that differ from the attribute in their module
 _RENAMED = {"train_bpe": ("ecgbyte.bpe", "train")}

@@ -9,7 +9,7 @@
   :class:`~ecgbyte.ecg.Ecg`, inside a temporary folder that is always removed;
 - :mod:`ecgbyte.serve.batcher`: dynamic batching (an asyncio queue, one worker thread);
 - :mod:`ecgbyte.serve.app`: ``ecgbyte serve`` (:func:`~ecgbyte.serve.app.make_app`,
-  :func:`~ecgbyte.serve.app.serve`), the HTTP API and the page in ``static/``.
+  :func:`~ecgbyte.serve.app.serve_run`), the HTTP API and the page in ``static/``.
 
 This package sits at the right end of the data flow: it reads runs through
 :class:`~ecgbyte.elm.run.RunDir` and never imports the training loop. FastAPI and uvicorn are
