@@ -114,8 +114,34 @@ def test_calls_run_alone_between_batches() -> None:
 
     first, call, second = run(_with(b, body))
     assert call.result == "called" and call.batch_size == 1
-    assert seen == [[[1]]]  # the call cut the first batch short and ran before the next one
+    assert seen == [[[1]]]  # the call ran between the two batches, alone
     assert rec.batches == [[1], [2]] and first[0].result == 1 and second[0].result == 4
+
+
+def test_a_lone_request_does_not_wait_but_one_on_its_way_is_waited_for() -> None:
+    import time
+
+    rec = Recorder()
+    b = Batcher(rec, max_batch=8, wait_ms=20_000)  # a wait this long would time the test out
+
+    async def body():
+        t = time.perf_counter()
+        lone = await b.submit([1])  # nothing else queued or on its way: runs at once
+        assert time.perf_counter() - t < 10
+
+        async def later():
+            with b.expect():  # reading and encoding an upload
+                await asyncio.sleep(0.2)
+            return await b.submit([3])
+
+        coming = asyncio.ensure_future(later())
+        await asyncio.sleep(0)
+        first = await b.submit([2])  # waits for the request on its way, then runs with it at once
+        return lone, first, await coming, time.perf_counter() - t
+
+    lone, first, second, elapsed = run(_with(b, body))
+    assert rec.batches == [[1], [2, 3]] and elapsed < 10
+    assert (lone[0].batch_size, first[0].batch_size, second[0].batch_size) == (1, 2, 2)
 
 
 def test_the_queue_is_bounded() -> None:

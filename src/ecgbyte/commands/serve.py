@@ -56,6 +56,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--max-question-chars", type=int, default=500, help="characters per question (default: %(default)s)"
     )
     p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: torch's; 1 is fastest for tiny models on a busy CPU)",
+    )
+    p.add_argument(
         "--no-attention", action="store_true", help="refuse attention=1 requests (they cost a forward pass)"
     )
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
@@ -73,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         batch_wait_ms=args.batch_wait_ms,
         max_queue=args.max_queue,
         attention=not args.no_attention,
+        threads=args.threads,
     )
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(

@@ -53,6 +53,7 @@ class ServeSettings:
     batch_wait_ms: float = 5.0  # how long a batch waits for more prompts (--batch-wait-ms)
     max_queue: int = 256  # prompts waiting; more get 503 (--max-queue)
     attention: bool = True  # allow attention=1 (one more forward pass per question)
+    threads: int | None = None  # torch CPU threads (--threads); None keeps torch's default
     tmp_root: str | None = None  # where upload folders go (default: the system's temp folder)
     uploads: UploadLimits = field(default_factory=UploadLimits)
 
@@ -60,6 +61,8 @@ class ServeSettings:
         for name in ("max_upload_bytes", "max_questions", "max_question_chars", "max_batch", "max_queue"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"ServeSettings.{name} must be >= 1, got {getattr(self, name)!r}")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"ServeSettings.threads must be >= 1 or None, got {self.threads!r}")
         if not self.batch_wait_ms >= 0:
             raise ConfigError(f"ServeSettings.batch_wait_ms must be >= 0, got {self.batch_wait_ms!r}")
 
@@ -228,6 +231,10 @@ def make_app(run: RunDir | str | os.PathLike[str], settings: ServeSettings | Non
     )
 
     settings = settings or ServeSettings()
+    if settings.threads is not None:
+        import torch
+
+        torch.set_num_threads(settings.threads)
     run = RunDir.open(run).load()
     tokenizer = run.ecg_tokenizer
     batcher = Batcher(
@@ -333,7 +340,7 @@ def make_app(run: RunDir | str | os.PathLike[str], settings: ServeSettings | Non
 
     @app.get("/api/info")
     async def info():
-        limits = {k: v for k, v in asdict(settings).items() if k not in ("tmp_root", "uploads")}
+        limits = {k: v for k, v in asdict(settings).items() if k not in ("tmp_root", "uploads", "threads")}
         return {
             "run": run.path.name,
             "checkpoint": run.checkpoint_path().name,
@@ -361,12 +368,13 @@ def make_app(run: RunDir | str | os.PathLike[str], settings: ServeSettings | Non
     async def ask_endpoint(request: Request) -> Any:
         start = time.perf_counter()
         timings: dict[str, float] = {}
-        form, files = await upload(request)
-        questions = _questions(form, settings)
-        attend = str(form.get("attention", "")).lower() in ("1", "true", "yes", "on")
-        if attend and not (settings.attention and can_attend):
-            raise RequestError("attention is not available on this server or run", code="no_attention")
-        rec = await encoded(form, files, timings)
+        with batcher.expect():  # a batch forming now waits for this request's prompts
+            form, files = await upload(request)
+            questions = _questions(form, settings)
+            attend = str(form.get("attention", "")).lower() in ("1", "true", "yes", "on")
+            if attend and not (settings.attention and can_attend):
+                raise RequestError("attention is not available on this server or run", code="no_attention")
+            rec = await encoded(form, files, timings)
         done = await batcher.submit([_Job([rec.encoded], q) for q in questions])
         answers = []
         for q, d in zip(questions, done):

@@ -6,6 +6,10 @@ worker thread (the model is used by that thread only, so nothing else needs a lo
 the thread generates, new requests queue up and form the next batch, so under load batches
 fill without waiting. ``max_batch=1, wait_ms=0`` is batching off: one item at a time.
 
+It waits only for work that is on its way: callers wrap what comes before :meth:`Batcher.submit`
+(reading and encoding an upload) in :meth:`Batcher.expect`, and when the queue is empty and no
+request is on its way the batch starts at once, so a lone request pays no batching delay.
+
 The queue is bounded (``max_queue`` items): :meth:`Batcher.submit` raises a
 :class:`~ecgbyte.errors.RequestError` (503) rather than letting waits grow without end. An
 exception from ``process`` for one item fails that item only; an exception from the whole
@@ -18,9 +22,10 @@ This module knows nothing of ECGs or models: ``process(payloads) -> results`` is
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,6 +86,7 @@ class Batcher:
         self._held: _Item | None = None
         self._task: asyncio.Task | None = None
         self._pool: ThreadPoolExecutor | None = None
+        self.on_the_way = 0  # requests inside expect(): their items will come soon
         self.batch_sizes: Counter[int] = Counter()  # batch size -> batches run (for /health, benchmarks)
 
     @property
@@ -121,6 +127,15 @@ class Batcher:
                 code="queue_full",
             )
 
+    @contextlib.contextmanager
+    def expect(self) -> Iterator[None]:
+        """Mark a request as on its way (its items will be submitted soon), so a batch waits for it."""
+        self.on_the_way += 1
+        try:
+            yield
+        finally:
+            self.on_the_way -= 1
+
     async def submit(self, payloads: Sequence[Any]) -> list[Done]:
         """Queue ``payloads`` (all or none: 503 if they do not fit) and wait for their results."""
         self._admit(len(payloads))
@@ -158,7 +173,8 @@ class Batcher:
             if first.call is None:
                 deadline = loop.time() + self.wait_s
                 while len(batch) < self.max_batch:
-                    item = await self._next(deadline - loop.time())
+                    nothing_coming = self.on_the_way == 0 and self._queue.empty() and self._held is None
+                    item = await self._next(0 if nothing_coming else deadline - loop.time())
                     if item is None:
                         break
                     if item.call is not None:  # runs alone, next
