@@ -51,14 +51,17 @@ function drawLead(canvas, lead, duration, attention) {
   let lo = Infinity, hi = -Infinity;
   for (const v of sig) { if (v < lo) lo = v; if (v > hi) hi = v; }
   const pad = 0.1 * ((hi - lo) || 1);
-  const y = (v) => h - 3 - ((v - (lo - pad)) / ((hi - lo) + 2 * pad)) * (h - 6);
-  if (attention && lead.start_s) {
+  const bottom = attention && lead.start_s ? 14 : 0;
+  const y = (v) => h - 3 - bottom - ((v - (lo - pad)) / ((hi - lo) + 2 * pad)) * (h - 6 - bottom);
+  const strip = attention && lead.start_s ? 12 : 0; // attention: a heat strip under the trace
+  if (strip) {
     const wts = attention.filter((v) => v !== null);
-    const top = Math.max(...wts, 1e-12);
+    const lo = Math.min(...wts), hi = Math.max(...wts);
     attention.forEach((v, k) => {
       if (v === null) return;
-      g.fillStyle = `rgba(255, 140, 0, ${(0.75 * v) / top})`;
-      g.fillRect(x(lead.start_s[k]), 0, Math.max(1, x(lead.end_s[k]) - x(lead.start_s[k])), h);
+      const a = hi > lo ? (v - lo) / (hi - lo) : 1;
+      g.fillStyle = `rgba(230, 110, 0, ${0.1 + 0.9 * a})`;
+      g.fillRect(x(lead.start_s[k]), h - strip, Math.max(1, x(lead.end_s[k]) - x(lead.start_s[k])), strip);
     });
   }
   if (!(lead.tokenized && lead.start_s)) {
@@ -70,8 +73,9 @@ function drawLead(canvas, lead, duration, attention) {
     return;
   }
   lead.start_s.forEach((s, k) => {
-    g.strokeStyle = "#d5dae3";
-    g.beginPath(); g.moveTo(x(s), 0); g.lineTo(x(s), h); g.stroke();
+    g.strokeStyle = "#dfe3ea";
+    g.lineWidth = 1;
+    g.beginPath(); g.moveTo(x(s), 0); g.lineTo(x(s), h - bottom); g.stroke();
     const i0 = Math.round(s * fs), i1 = Math.min(sig.length - 1, Math.round(lead.end_s[k] * fs));
     g.strokeStyle = COLORS[k % 2];
     g.lineWidth = 1.4;
@@ -89,7 +93,7 @@ function draw(attention) {
   const duration = record.record.duration_s;
   for (const lead of record.leads) {
     const row = document.createElement("div");
-    row.className = "lead" + (lead.tokenized ? "" : " off");
+    row.className = "lead " + (lead.tokenized ? "on" : "off");
     const name = document.createElement("div");
     name.className = "name";
     const n = record.tokens_per_lead[lead.name];
