@@ -212,6 +212,13 @@ def _error_cases(hea: Path) -> list[tuple[str, list[tuple[str, bytes]], dict, in
         ("not a zip", [("a.zip", b"PK garbage")], {"question": "Rate?"}, 422, "unreadable_record"),
         ("zip of too many files", [("a.zip", zip_bytes(many))], {"question": "Rate?"}, 413, "too_many_files"),
         (
+            "too many files",
+            [(f"f{i}.dat", b"x") for i in range(9)],
+            {"question": "Rate?"},
+            413,
+            "too_many_files",
+        ),
+        (
             "no lead the model reads",
             [("a.npz", npz_bytes(signal=ecg.signal[:1], fs=500.0, leads=np.array(["I"])))],
             {"question": "Rate?"},

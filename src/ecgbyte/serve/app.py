@@ -274,9 +274,7 @@ def make_app(run: RunDir | str | os.PathLike[str], settings: ServeSettings | Non
                 code="not_multipart",
             )
         try:
-            form = await request.form(
-                max_files=settings.uploads.max_files + 1, max_fields=settings.max_questions + 8
-            )
+            form = await request.form(max_files=256, max_fields=256)  # counts are checked below, by name
         except RequestError:
             raise
         except Exception as exc:  # malformed multipart, too many parts
