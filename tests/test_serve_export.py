@@ -1,5 +1,6 @@
 """``ecgbyte export`` and ``ecgbyte prompt``: an exported run answers in plain transformers, with
-ecgbyte unimportable, exactly as ``ecgbyte ask`` does (full fine-tuning, merged LoRA, PEFT adapter)."""
+ecgbyte unimportable, exactly as ``ecgbyte ask`` does (full fine-tuning, merged LoRA, PEFT adapters
+with and without trained ECG rows), and its next-token logits are the run's."""
 
 from __future__ import annotations
 
@@ -36,22 +37,26 @@ class NoEcgbyte(importlib.abc.MetaPathFinder):
             raise ImportError("ecgbyte is blocked in this test")
 sys.meta_path.insert(0, NoEcgbyte())
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 from peft import AutoPeftModelForCausalLM
 jobs = json.loads(sys.stdin.read())
 out = []
 for job in jobs:
-    load = AutoPeftModelForCausalLM if job["adapter"] else AutoModelForCausalLM
-    model = load.from_pretrained(job["dir"]).eval()
+    if job["adapter"]:  # as the model card says: peft loads the base, the decoding comes from OUT
+        model = AutoPeftModelForCausalLM.from_pretrained(job["dir"]).eval()
+        model.generation_config = GenerationConfig.from_pretrained(job["dir"])
+    else:
+        model = AutoModelForCausalLM.from_pretrained(job["dir"]).eval()
     tok = AutoTokenizer.from_pretrained(job["dir"])
-    answers, same_ids = [], []
+    answers, same_ids, logits = [], [], []
     for prompt in job["prompts"]:
         ids = torch.tensor([prompt["ids"]])
         with torch.no_grad():
             gen = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids))
+            logits.append(model(input_ids=ids).logits[0, -1].tolist())
         answers.append(tok.decode(gen[0, ids.shape[1]:], skip_special_tokens=True).strip())
         same_ids.append(tok(prompt["text"], add_special_tokens=False)["input_ids"] == prompt["ids"])
-    out.append({"answers": answers, "same_ids": same_ids, "ecg_17": tok.convert_tokens_to_ids("<ecg_17>")})
+    out.append({"answers": answers, "same_ids": same_ids, "logits": logits, "ecg_17": tok.convert_tokens_to_ids("<ecg_17>")})
 try:
     import ecgbyte
     out.append("ecgbyte imported")
@@ -65,7 +70,11 @@ print(json.dumps(out))
 def runs(tmp_path_factory: pytest.TempPathFactory, serve_run_dir: Path) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("export")
     lora, _ = train_synthetic_run(root / "lora", **{**TRAIN, "finetune": "lora", "lr": 1e-2})
-    return {"full": serve_run_dir, "lora": lora}
+    # ECG rows not trained: an adapter export then carries the resized embeddings itself
+    frozen, _ = train_synthetic_run(
+        root / "lora_frozen_rows", **{**TRAIN, "finetune": "lora", "lr": 1e-2, "train_ecg_rows": False}
+    )
+    return {"full": serve_run_dir, "lora": lora, "lora_frozen_rows": frozen}
 
 
 @pytest.fixture(scope="module")
@@ -89,14 +98,17 @@ def record(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_exported_runs_answer_like_ask_without_ecgbyte(
     runs: dict[str, Path], record: Path, tmp_path: Path
 ) -> None:
-    jobs, expected = [], []
-    for name, run_dir, adapter in (
+    cases = (
         ("full", "full", False),
         ("merged", "lora", False),
         ("adapter", "lora", True),
-    ):
-        res = export_run(runs[run_dir], tmp_path / name, adapter=adapter)
-        assert res["mode"] == name and res["checkpoint"] == "step-0000003"
+        ("adapter", "lora_frozen_rows", True),
+    )
+    jobs, expected, logits = [], [], []
+    for mode, run_name, adapter in cases:
+        out = tmp_path / f"{run_name}-{mode}"
+        res = export_run(runs[run_name], out, adapter=adapter)
+        assert res["mode"] == mode and res["checkpoint"] == "step-0000003"
         for f in (
             "tokenizer.json",
             "tokenizer_config.json",
@@ -108,11 +120,11 @@ def test_exported_runs_answer_like_ask_without_ecgbyte(
         assert "ecg_tokenizer/tokenizer.json" in res["files"]
         assert ("adapter_config.json" in res["files"]) == adapter
         assert ("model.safetensors" in res["files"]) == (not adapter)
-        run = RunDir(runs[run_dir])
+        run = RunDir(runs[run_name]).load()
         prompts = [prompt_ids(run, record, q, text=True) for q in QUESTIONS]
         jobs.append(
             {
-                "dir": str(tmp_path / name),
+                "dir": str(out),
                 "adapter": adapter,
                 "prompts": [{"ids": p["prompt_token_ids"], "text": p["prompt_text"]} for p in prompts],
             }
@@ -121,6 +133,10 @@ def test_exported_runs_answer_like_ask_without_ecgbyte(
         assert [p["n_prompt_tokens"] for p in prompts] == [
             ask(run, record, q)["n_prompt_tokens"] for q in QUESTIONS
         ]
+        with torch.no_grad():
+            logits.append(
+                [run.model(input_ids=torch.tensor([p["prompt_token_ids"]])).logits[0, -1] for p in prompts]
+            )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     proc = subprocess.run(
         [sys.executable, "-c", PLAIN],
@@ -132,11 +148,19 @@ def test_exported_runs_answer_like_ask_without_ecgbyte(
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     got = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert "ecgbyte imported" not in got
+    assert len(got) == len(cases)  # and not "ecgbyte imported"
+    # answers that fill max_new_tokens (a decoding that ignored generation_config.json would run on);
+    # the merged and trained-rows LoRA answers are empty (<eos> first), so the logits are compared too
+    assert (
+        expected[0] == ["ECG? ECG? ECG? ECG?", "fast? fast? fast? fast?"]
+        and expected[3][1] == "fast? fast? fast? fast?"
+    )
+    for case, g, want, ref in zip(cases, got, expected, logits):
+        assert g["answers"] == want, case
+        assert g["same_ids"] == [True, True], case  # the spelled-out prompt encodes to the same ids
+        for a, b in zip(g["logits"], ref):
+            torch.testing.assert_close(torch.tensor(a), b.float().cpu(), rtol=1e-4, atol=1e-4)
     layout = RunDir(runs["full"]).layout
-    for g, want in zip(got, expected):
-        assert g["answers"] == want
-        assert g["same_ids"] == [True, True]  # the spelled-out prompt encodes to the same ids
     assert got[0]["ecg_17"] == layout.ecg_offset + 17
 
 

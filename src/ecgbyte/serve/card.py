@@ -90,7 +90,9 @@ def model_card(run: RunDir, *, mode: str, checkpoint: str, base_ref: str | None,
     table = "\n".join(f"| {k} | {v} |" for k, v in train_rows)
     lib = "peft" if mode == "adapter" else "transformers"
     loader = (
-        "from peft import AutoPeftModelForCausalLM\nmodel = AutoPeftModelForCausalLM.from_pretrained(OUT)"
+        "from peft import AutoPeftModelForCausalLM\nfrom transformers import GenerationConfig\n"
+        "model = AutoPeftModelForCausalLM.from_pretrained(OUT)  # loads the base model it names\n"
+        "model.generation_config = GenerationConfig.from_pretrained(OUT)  # else the base's decoding"
         if mode == "adapter"
         else "from transformers import AutoModelForCausalLM\nmodel = AutoModelForCausalLM.from_pretrained(OUT)"
     )
