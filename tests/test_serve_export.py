@@ -149,12 +149,9 @@ def test_exported_runs_answer_like_ask_without_ecgbyte(
     assert proc.returncode == 0, proc.stderr[-3000:]
     got = json.loads(proc.stdout.strip().splitlines()[-1])
     assert len(got) == len(cases)  # and not "ecgbyte imported"
-    # answers that fill max_new_tokens (a decoding that ignored generation_config.json would run on);
-    # the merged and trained-rows LoRA answers are empty (<eos> first), so the logits are compared too
-    assert (
-        expected[0] == ["ECG? ECG? ECG? ECG?", "fast? fast? fast? fast?"]
-        and expected[3][1] == "fast? fast? fast? fast?"
-    )
+    # non-empty answers in the full run and an adapter (a decoding that ignored generation_config.json
+    # would run past max_new_tokens); the other LoRA answers are empty (<eos> first), hence the logits
+    assert all(expected[0]) and any(expected[3])
     for case, g, want, ref in zip(cases, got, expected, logits):
         assert g["answers"] == want, case
         assert g["same_ids"] == [True, True], case  # the spelled-out prompt encodes to the same ids
