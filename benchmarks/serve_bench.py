@@ -12,7 +12,8 @@
    ``--batch-wait-ms``), ``ecgbyte serve`` starts in its own process on 127.0.0.1; after a
    warm-up, ``C`` clients (1, 8, 32) each post requests back to back (one WFDB record, .hea + .dat,
    and one question; a new request as soon as the last one is answered) until ``--requests``
-   requests are done or ``--time-limit`` seconds have passed. Client-side latency p50/p95,
+   requests are done or ``--time-limit`` seconds have passed. ``--rounds`` rounds go over every
+   level, the two modes interleaved, and are pooled. Client-side latency p50/p95,
    requests/s, and the mean batch size from the server's ``/health``. The server runs torch on
    ``--threads`` threads (1: on a shared 2-core CPU a second thread made tiny-model generation
    3x slower, measured), and the clients share the machine with it.
@@ -52,7 +53,10 @@ def _parse() -> argparse.Namespace:
         "--record", default=None, help="WFDB .hea to upload (default: a PTB-XL fixture or a synthetic one)"
     )
     p.add_argument("--clients", default="1,8,32", help="concurrent clients per level (default: %(default)s)")
-    p.add_argument("--requests", type=int, default=64, help="requests per level (default: %(default)s)")
+    p.add_argument(
+        "--rounds", type=int, default=3, help="rounds over all levels, pooled (default: %(default)s)"
+    )
+    p.add_argument("--requests", type=int, default=96, help="requests per level and round (default: %(default)s)")
     p.add_argument(
         "--time-limit", type=float, default=90.0, help="seconds per level at most (default: %(default)s)"
     )
@@ -191,6 +195,7 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 180.0) -> N
 async def _level(
     url: str, files: list[tuple[str, bytes]], clients: int, n_requests: int, limit: float
 ) -> dict[str, Any]:
+    """``clients`` workers post back to back until ``n_requests`` are sent or ``limit`` s have passed."""
     import httpx
 
     lat: list[float] = []
@@ -219,18 +224,29 @@ async def _level(
         wall = time.perf_counter() - t0
         after = (await client.get("/health")).json()["batches"]
     sizes = {int(k): v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0) > 0}
+    return {"latencies": lat, "failures": failures, "wall_s": wall, "batches": sizes}
+
+
+def _summary(clients: int, parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Pool the rounds of one (mode, clients) level."""
+    lat = sorted(x for p in parts for x in p["latencies"])
+    wall = sum(p["wall_s"] for p in parts)
+    sizes: dict[int, int] = {}
+    for p in parts:
+        for k, v in p["batches"].items():
+            sizes[k] = sizes.get(k, 0) + v
     n_batches = sum(sizes.values())
-    lat.sort()
     return {
         "clients": clients,
         "requests": len(lat),
-        "failures": failures,
+        "failures": sum(p["failures"] for p in parts),
         "wall_s": wall,
         "req_per_s": len(lat) / wall,
         "p50_ms": 1e3 * lat[len(lat) // 2] if lat else None,
         "p95_ms": 1e3 * lat[min(len(lat) - 1, int(0.95 * len(lat)))] if lat else None,
         "mean_batch": sum(k * v for k, v in sizes.items()) / n_batches if n_batches else None,
-        "batches": sizes,
+        "batches": dict(sorted(sizes.items())),
+        "rounds_req_per_s": [len(p["latencies"]) / p["wall_s"] for p in parts],
     }
 
 
@@ -250,26 +266,32 @@ def main() -> int:
             "off": ["--no-batching"],
             "on": ["--max-batch", str(args.max_batch), "--batch-wait-ms", str(args.batch_wait_ms)],
         }
-        results: dict[str, list[dict[str, Any]]] = {}
-        for mode, extra in modes.items():
-            port = _free_port()
-            url = f"http://127.0.0.1:{port}"
-            proc = _start(run_dir, port, [*extra, "--threads", str(args.threads)])
-            try:
-                _wait_healthy(url, proc)
-                asyncio.run(_level(url, files, 4, 8, args.time_limit))  # warm-up: JIT, caches, threads
-                results[mode] = []
-                for c in (int(x) for x in args.clients.split(",")):
-                    row = asyncio.run(_level(url, files, c, args.requests, args.time_limit))
-                    results[mode].append(row)
-                    print(
-                        f"batching {mode:3s} clients {c:2d}: {row['req_per_s']:.1f} req/s, p50 {row['p50_ms']:.0f} ms, "
-                        f"p95 {row['p95_ms']:.0f} ms, mean batch {row['mean_batch']:.1f}",
-                        flush=True,
-                    )
-            finally:
+        procs, urls = {}, {}
+        try:
+            for mode, extra in modes.items():  # both servers up; the idle one costs nothing
+                port = _free_port()
+                urls[mode] = f"http://127.0.0.1:{port}"
+                procs[mode] = _start(run_dir, port, [*extra, "--threads", str(args.threads)])
+            for mode in modes:
+                _wait_healthy(urls[mode], procs[mode])
+                asyncio.run(_level(urls[mode], files, 4, 16, args.time_limit))  # warm-up: JIT, caches
+            clients = [int(x) for x in args.clients.split(",")]
+            parts: dict[tuple[str, int], list[dict[str, Any]]] = {(m, c): [] for m in modes for c in clients}
+            for r in range(args.rounds):  # interleaved, so a change in the machine's load hits both modes
+                for c in clients:
+                    for mode in modes:
+                        part = asyncio.run(_level(urls[mode], files, c, args.requests, args.time_limit))
+                        parts[mode, c].append(part)
+                        print(
+                            f"round {r + 1} batching {mode:3s} clients {c:2d}: "
+                            f"{len(part['latencies']) / part['wall_s']:.1f} req/s",
+                            flush=True,
+                        )
+        finally:
+            for proc in procs.values():
                 proc.terminate()
                 proc.wait(30)
+        results = {m: [_summary(c, parts[m, c]) for c in clients] for m in modes}
     import torch
 
     lines = [
@@ -306,6 +328,8 @@ def main() -> int:
             "torch_threads": torch.get_num_threads(),
         },
         "settings": {
+            "server_threads": args.threads,
+            "rounds": args.rounds,
             "max_batch": args.max_batch,
             "batch_wait_ms": args.batch_wait_ms,
             "requests": args.requests,

@@ -90,11 +90,12 @@ def model_card(run: RunDir, *, mode: str, checkpoint: str, base_ref: str | None,
     table = "\n".join(f"| {k} | {v} |" for k, v in train_rows)
     lib = "peft" if mode == "adapter" else "transformers"
     loader = (
-        "from peft import AutoPeftModelForCausalLM\nfrom transformers import GenerationConfig\n"
+        "from peft import AutoPeftModelForCausalLM\nfrom transformers import AutoTokenizer, GenerationConfig\n\n"
         "model = AutoPeftModelForCausalLM.from_pretrained(OUT)  # loads the base model it names\n"
         "model.generation_config = GenerationConfig.from_pretrained(OUT)  # else the base's decoding"
         if mode == "adapter"
-        else "from transformers import AutoModelForCausalLM\nmodel = AutoModelForCausalLM.from_pretrained(OUT)"
+        else "from transformers import AutoModelForCausalLM, AutoTokenizer\n\n"
+        "model = AutoModelForCausalLM.from_pretrained(OUT)"
     )
     return f"""---
 library_name: {lib}
@@ -124,9 +125,8 @@ tokenizer names it `<ecg_K>` ({n_ecg} ECG tokens, ids {lay.ecg_offset}..{lay.voc
 
 ```python
 import torch
-from transformers import AutoTokenizer
 {loader}
-tok = AutoTokenizer.from_pretrained(OUT)
+tok = AutoTokenizer.from_pretrained(OUT)  # OUT: this folder
 ids = torch.tensor([prompt_token_ids])  # from `ecgbyte prompt`
 out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids))
 print(tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip())
