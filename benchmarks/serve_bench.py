@@ -56,7 +56,9 @@ def _parse() -> argparse.Namespace:
     p.add_argument(
         "--rounds", type=int, default=3, help="rounds over all levels, pooled (default: %(default)s)"
     )
-    p.add_argument("--requests", type=int, default=96, help="requests per level and round (default: %(default)s)")
+    p.add_argument(
+        "--requests", type=int, default=96, help="requests per level and round (default: %(default)s)"
+    )
     p.add_argument(
         "--time-limit", type=float, default=90.0, help="seconds per level at most (default: %(default)s)"
     )
