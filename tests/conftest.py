@@ -36,6 +36,15 @@ def ptbxl_dir(shared_data: Path) -> Path:
     return shared_data / "ptb-xl"
 
 
+@pytest.fixture(scope="session")
+def serve_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One tiny trained run (lead II, 3 steps) shared by the export and server tests."""
+    pytest.importorskip("torch")
+    from serving import tiny_run
+
+    return tiny_run(tmp_path_factory.mktemp("serve_run") / "run")
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """Under CI, a skipped test is a failure unless it needs hardware CI does not have (a GPU).

@@ -156,6 +156,7 @@ LM_SIDE = (
     "ecgbyte.eval",
     "ecgbyte.report",
     "ecgbyte.demo",
+    "ecgbyte.serve",
     "ecgbyte.commands",
 )
 
@@ -169,10 +170,18 @@ def _in(module: str, prefixes: tuple[str, ...]) -> bool:
     [
         (TOKENIZER_STACK, LM_SIDE),
         # the model side never reaches right into scoring, reporting or drawing
-        (("ecgbyte.data", "ecgbyte.elm"), ("ecgbyte.eval", "ecgbyte.report", "ecgbyte.viz", "ecgbyte.demo")),
-        (("ecgbyte.eval",), ("ecgbyte.report", "ecgbyte.demo", "ecgbyte.viz")),
+        (
+            ("ecgbyte.data", "ecgbyte.elm"),
+            ("ecgbyte.eval", "ecgbyte.report", "ecgbyte.viz", "ecgbyte.demo", "ecgbyte.serve"),
+        ),
+        (("ecgbyte.eval",), ("ecgbyte.report", "ecgbyte.demo", "ecgbyte.viz", "ecgbyte.serve")),
         # viz only draws: no model, no scoring
-        (("ecgbyte.viz",), ("ecgbyte.elm", "ecgbyte.eval", "ecgbyte.report", "ecgbyte.demo")),
+        (
+            ("ecgbyte.viz",),
+            ("ecgbyte.elm", "ecgbyte.eval", "ecgbyte.report", "ecgbyte.demo", "ecgbyte.serve"),
+        ),
+        # reports and the demo are finished outputs, the server is the last layer: nothing reaches into it
+        (("ecgbyte.report", "ecgbyte.demo"), ("ecgbyte.serve",)),
         # the tokenizer class lives in one file: its file layer does not call back into it
         (("ecgbyte.tokenizer_io",), ("ecgbyte.tokenizer",)),
         # the end-to-end model module does not know the two-stage baseline (it plugs in as an ECG tokenizer)
@@ -185,6 +194,7 @@ def _in(module: str, prefixes: tuple[str, ...]) -> bool:
                 "ecgbyte.elm.attention",
                 "ecgbyte.eval",
                 "ecgbyte.report",
+                "ecgbyte.serve",
             ),
             ("ecgbyte.elm.train", "ecgbyte.elm.pipeline"),
         ),

@@ -23,6 +23,9 @@ __version__ = "0.1.0"
 #   ecgbyte ask               -> ask
 #   ecgbyte evaluate          -> evaluation_report (evaluate_run + Markdown)
 #   ecgbyte explain           -> explain;  report -> build_report
+#   ecgbyte export            -> export_run
+#   ecgbyte prompt            -> prompt_ids
+#   ecgbyte serve             -> serve_run (make_app: the ASGI app alone, ServeSettings)
 _LAZY = {
     # records and errors
     "Ecg": "ecgbyte.ecg",
@@ -70,6 +73,12 @@ _LAZY = {
     "evaluation_report": "ecgbyte.report",
     "explain": "ecgbyte.report",
     "build_report": "ecgbyte.report",
+    # using a trained run elsewhere: export, prompt ids, HTTP server
+    "export_run": "ecgbyte.serve.export",
+    "prompt_ids": "ecgbyte.serve.prompt",
+    "ServeSettings": "ecgbyte.serve.app",
+    "make_app": "ecgbyte.serve.app",
+    "serve_run": "ecgbyte.serve.app",
 }
 # names that differ from the attribute in their module
 _RENAMED = {"train_bpe": ("ecgbyte.bpe", "train")}

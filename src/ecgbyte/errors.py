@@ -45,6 +45,19 @@ class ModelError(EcgbyteError):
     """A model or checkpoint cannot be loaded, or does not match its tokenizer."""
 
 
+class RequestError(EcgbyteError):
+    """A request to ``ecgbyte serve`` is malformed or over a limit (the upload, the questions...).
+
+    ``status`` is the HTTP status to answer with (4xx; 503 when the queue is full) and ``code`` a
+    short machine-readable tag (``"upload_too_large"``, ``"unsupported_type"``, ...).
+    """
+
+    def __init__(self, message: str, *, status: int = 400, code: str = "bad_request") -> None:
+        self.status = int(status)
+        self.code = code
+        super().__init__(message)
+
+
 class MissingDependencyError(EcgbyteError, ImportError):
     """An optional dependency is missing; the message names the pip extra to install."""
 

@@ -48,7 +48,12 @@ def _kept_counts(lengths: Sequence[int], n_in_prompt: int) -> list[int]:
 
 
 def answer_attention(
-    run: RunDir, ecg: Ecg, question: str, *, max_new_tokens: int | None = None
+    run: RunDir,
+    ecg: Ecg,
+    question: str,
+    *,
+    max_new_tokens: int | None = None,
+    answer: str | None = None,
 ) -> AttentionMap:
     """Generate an answer for ``(ecg, question)`` with a loaded run and collect its attention to the ECG.
 
@@ -56,6 +61,8 @@ def answer_attention(
     then one forward pass over prompt + answer with eager attention gives, for every answer
     position, the attention over the prompt; it is averaged over layers, heads and answer
     positions and each ECG token's share is mapped back to its span in the encoding.
+    ``answer``: an answer already generated for this prompt (e.g. by a batch); it is then not
+    decoded again, and only the forward pass runs.
     """
     import torch
 
@@ -66,14 +73,15 @@ def answer_attention(
     enc = run.ecg_tokenizer.encode(ecg)
     eenc = EncodedEcg.from_encoding(enc, enc.leads)
     ex = run.builder().build([eenc], question, None, item_id=ecg.name)
-    answer = generate_answers(
-        run.model,
-        run.text_tokenizer,
-        [ex],
-        lay,
-        batch_size=1,
-        max_new_tokens=max_new_tokens or run.config.max_new_tokens,
-    )[0]
+    if answer is None:
+        answer = generate_answers(
+            run.model,
+            run.text_tokenizer,
+            [ex],
+            lay,
+            batch_size=1,
+            max_new_tokens=max_new_tokens or run.config.max_new_tokens,
+        )[0]
     a_ids = run.text_tokenizer(answer, add_special_tokens=False)["input_ids"] if answer else []
     ids = ex.input_ids[: ex.prompt_len] + list(a_ids) + [lay.eos_id]
     model = run.model

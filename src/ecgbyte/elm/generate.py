@@ -21,8 +21,17 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from ecgbyte.data.items import QAItem
-from ecgbyte.data.sequences import EncodedCache, Example, SequenceLayout, build_examples, collate
+from ecgbyte.data.sequences import (
+    EncodedCache,
+    EncodedEcg,
+    Example,
+    SequenceLayout,
+    build_examples,
+    collate,
+)
 from ecgbyte.elm.run import RunDir
 from ecgbyte.errors import DatasetError, ModelError
 
@@ -125,6 +134,21 @@ def _generate_batch(
     return [text_tokenizer.decode(row, skip_special_tokens=True).strip() for row in new.tolist()]
 
 
+def prompt_example(
+    run: RunDir, encodings: Sequence[EncodedEcg], question: str, *, item_id: str = "ask"
+) -> Example:
+    """The generation prompt for ``question`` about the encoded ECG(s), exactly as training builds it.
+
+    ``ask``, ``ecgbyte prompt`` and ``ecgbyte serve`` all go through here: the run's sequence
+    builder (layout, truncation policy, context) plus, for the two-stage baseline, the ECGs'
+    encoder features. The prompt is ``example.input_ids[: example.prompt_len]``.
+    """
+    example = run.builder().build(list(encodings), question, None, item_id=item_id)
+    if encodings and encodings[0].features is not None:
+        example.ecg_features = np.stack([e.features for e in encodings])
+    return example
+
+
 def predict(
     run: RunDir | str | os.PathLike[str],
     items: Sequence[QAItem],
@@ -168,6 +192,35 @@ def predict(
     ]
 
 
+def ask_prompt(
+    run: RunDir,
+    records: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    question: str,
+    *,
+    fs: float | None = None,
+) -> tuple[Example, list[str | os.PathLike[str]]]:
+    """The prompt :func:`ask` answers (and ``ecgbyte prompt`` prints): ``(example, record paths)``.
+
+    Checks the question (non-empty) and the number of records (one, or two for a comparison),
+    reads the records (``fs`` for ``.npy``) and builds the prompt with :func:`prompt_example`.
+    """
+    from ecgbyte.io import read_record
+
+    if not isinstance(question, str) or not question.strip():
+        raise DatasetError("the question is empty; ask something about the ECG")
+    paths = [records] if isinstance(records, (str, os.PathLike)) else list(records)
+    if not 1 <= len(paths) <= 2:
+        raise DatasetError(f"give one record (or two for a comparison question), got {len(paths)}")
+    ecgs: list[Any] = [read_record(p, leads=None, fs=fs) for p in paths]
+    seconds = (run.data_spec or {}).get("segment_seconds")
+    if seconds:  # a run trained on segments is asked about the first one, as evaluation does
+        from ecgbyte.data.items import EcgSegment
+
+        ecgs = [EcgSegment(e, 0, float(seconds)) for e in ecgs]
+    cache = EncodedCache(run.ecg_tokenizer)
+    return prompt_example(run, [cache.get(e) for e in ecgs], question.strip()), paths
+
+
 def ask(
     run: RunDir | str | os.PathLike[str],
     records: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
@@ -195,18 +248,9 @@ def ask(
     dict with ``answer`` (text), ``question``, ``records``, ``n_prompt_tokens``, ``n_cut``
     (ECG tokens removed by the run's truncation policy) and ``checkpoint``.
     """
-    from ecgbyte.io import read_record
-
-    if not isinstance(question, str) or not question.strip():
-        raise DatasetError("the question is empty; ask something about the ECG")
-    paths = [records] if isinstance(records, (str, os.PathLike)) else list(records)
-    if not 1 <= len(paths) <= 2:
-        raise DatasetError(f"give one record (or two for a comparison question), got {len(paths)}")
-    ecgs = [read_record(p, leads=None, fs=fs) for p in paths]
     run = RunDir.open(run, checkpoint=checkpoint)
     cfg = run.config
-    cache = EncodedCache(run.ecg_tokenizer)
-    example = run.builder().build([cache.get(e) for e in ecgs], question.strip(), None, item_id="ask")
+    example, paths = ask_prompt(run, records, question, fs=fs)
     [answer] = generate_answers(
         run.model,
         run.text_tokenizer,
@@ -226,4 +270,12 @@ def ask(
     }
 
 
-__all__ = ["PAPER_SAMPLING", "PAPER_SEEDS", "ask", "generate_answers", "predict"]
+__all__ = [
+    "PAPER_SAMPLING",
+    "PAPER_SEEDS",
+    "ask",
+    "ask_prompt",
+    "generate_answers",
+    "predict",
+    "prompt_example",
+]
