@@ -219,27 +219,11 @@ def test_run_dir_errors(tmp_path: Path) -> None:
 
 def _local_llama(path: Path) -> Path:
     """A tiny Llama + text tokenizer saved like any downloaded HF model."""
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from tiny import write_local_llama
 
-    from ecgbyte.elm.model import train_text_tokenizer
-
-    tok = train_text_tokenizer(["what is the rate", "normal fast slow sinus rhythm"], vocab_size=60)
-    cfg = LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=128,
-        bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id,
+    return write_local_llama(
+        path, ["what is the rate", "normal fast slow sinus rhythm"], text_vocab=60, context=128
     )
-    torch.manual_seed(0)
-    LlamaForCausalLM(cfg).save_pretrained(str(path))
-    tok.save_pretrained(str(path))
-    return path
 
 
 def test_local_pretrained_model_with_lora_and_mean_rows(tmp_path: Path) -> None:

@@ -19,33 +19,9 @@ torch = pytest.importorskip("torch")
 
 from ecgbyte.cli import main  # noqa: E402
 from ecgbyte.ecg import STANDARD_LEADS  # noqa: E402
+from tiny import write_local_llama  # noqa: E402
 
 PAD_ROWS = 6  # the model's embedding matrix is this much larger than its tokenizer
-
-
-def write_local_llama(path: Path, texts: list[str], *, pad_rows: int = PAD_ROWS, hidden: int = 32) -> Path:
-    """A Llama with random weights and a BPE text tokenizer, saved like a downloaded HF model."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    from ecgbyte.elm.model import train_text_tokenizer
-
-    tok = train_text_tokenizer(texts, vocab_size=120)
-    cfg = LlamaConfig(
-        vocab_size=len(tok) + pad_rows,
-        hidden_size=hidden,
-        intermediate_size=2 * hidden,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=2048,
-        bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id,
-    )
-    torch.manual_seed(0)
-    LlamaForCausalLM(cfg).save_pretrained(str(path))
-    tok.save_pretrained(str(path))
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +31,7 @@ def paper_run(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> tu
 
     splits, _ = load_ecgqa(shared_data / "ecg-qa" / "ptbxl", shared_data / "ptb-xl")
     texts = [t for items in splits.values() for it in items for t in (it.question, it.answer)]
-    llama = write_local_llama(tmp / "llama", texts)
+    llama = write_local_llama(tmp / "llama", texts, pad_rows=PAD_ROWS)
     out = tmp / "run"
     args = ["train", "--data", "ecgqa", "--data-arg", f"ecgqa_dir={shared_data / 'ecg-qa' / 'ptbxl'}"]
     args += ["--data-arg", f"records={shared_data / 'ptb-xl'}", "--preset", "paper", "--model", str(llama)]

@@ -75,3 +75,38 @@ def train_synthetic_run(
     cfg = TrainConfig(**{**TINY_LLM, "keep_leads": ("II",), **config})
     train(cfg, splits["train"], ecg_tokenizer=tok, run_dir=run_dir, progress=False)
     return run_dir, splits
+
+
+def write_local_llama(
+    path: Any,
+    texts: list[str],
+    *,
+    pad_rows: int = 0,
+    hidden: int = 32,
+    text_vocab: int = 120,
+    context: int = 2048,
+) -> Any:
+    """A 1-layer Llama with random weights (seed 0) and a BPE text tokenizer trained on ``texts``,
+    saved like a downloaded HF model; ``pad_rows`` pads its embedding matrix beyond the tokenizer."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from ecgbyte.elm.model import train_text_tokenizer
+
+    tok = train_text_tokenizer(texts, vocab_size=text_vocab)
+    cfg = LlamaConfig(
+        vocab_size=len(tok) + pad_rows,
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=context,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )
+    torch.manual_seed(0)
+    LlamaForCausalLM(cfg).save_pretrained(str(path))
+    tok.save_pretrained(str(path))
+    return path

@@ -144,28 +144,17 @@ def generate_split(
     )
     items = run.items(split)[:limit]
     kw = dict(batch_size=batch_size, max_new_tokens=max_new_tokens, cache=EncodedCache(run.ecg_tokenizer))
-    if dec["method"] != "sample":
-        rows = predict(run, items, num_beams=num_beams, **kw)
-        write_jsonl(out, rows)
-        return {
-            "n": len(items),
-            "out": str(out),
-            "decoding": dec["label"],
-            "exact_match": accuracy_by_type(rows),
-        }
+    sample = dec["method"] == "sample"
     rows, by_seed = [], {}
-    for s in dec["seeds"]:
-        part = [{**r, "seed": s} for r in predict(run, items, do_sample=True, seed=s, **kw)]
-        by_seed[str(s)] = accuracy_by_type(part)
+    for s in dec["seeds"] if sample else [None]:
+        part = predict(run, items, num_beams=None if sample else num_beams, do_sample=sample, seed=s, **kw)
+        if sample:
+            part = [{**r, "seed": s} for r in part]
+            by_seed[str(s)] = accuracy_by_type(part)
         rows.extend(part)
     write_jsonl(out, rows)
-    return {
-        "n": len(items),
-        "out": str(out),
-        "decoding": dec["label"],
-        "exact_match": accuracy_by_type(rows),
-        "exact_match_by_seed": by_seed,
-    }
+    res = {"n": len(items), "out": str(out), "decoding": dec["label"], "exact_match": accuracy_by_type(rows)}
+    return {**res, "exact_match_by_seed": by_seed} if sample else res
 
 
 SEGMENT_VOTES = ("first", "majority")
