@@ -278,3 +278,20 @@ def test_resize_rows_are_the_mean_of_old_rows(tmp_path: Path) -> None:
     torch.testing.assert_close(w1[w0.shape[0] :], w0.mean(0, keepdim=True).expand(7, -1))
     assert resize_for_ecg(model, lay) == 7  # again: the same rows (a checkpoint rebuilds them on load)
     torch.testing.assert_close(model.get_input_embeddings().weight.detach(), w1, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("name", ["optimizer.pt", "rng.pt", "state.json"])
+def test_damaged_checkpoint_is_a_one_line_error_on_resume(tmp_path: Path, name: str) -> None:
+    items, tok = _items(8), FakeEcgTokenizer()
+    train(_cfg(max_steps=2), items, ecg_tokenizer=tok, run_dir=tmp_path / "r", progress=False, stop_after=1)
+    f = tmp_path / "r" / "checkpoints" / "step-0000001" / name
+    f.write_bytes(f.read_bytes()[: len(f.read_bytes()) // 2])  # truncated, as by a full disk
+    with pytest.raises(ModelError, match=r"step-0000001: damaged checkpoint"):
+        train(
+            _cfg(max_steps=2), items, ecg_tokenizer=tok, run_dir=tmp_path / "r", progress=False, resume=True
+        )
+    (tmp_path / "r" / "latest.json").write_text("{not json")
+    with pytest.raises(ModelError, match=r"latest\.json: unreadable"):
+        train(
+            _cfg(max_steps=2), items, ecg_tokenizer=tok, run_dir=tmp_path / "r", progress=False, resume=True
+        )
