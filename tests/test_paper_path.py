@@ -196,3 +196,17 @@ def test_majority_answers_vote_per_item_with_ties_to_the_earliest() -> None:
     owner = [0, 0, 0, 1, 1, 1]
     # item 0: "no" twice beats "yes" once (normalised: case and punctuation); item 1: a 1-1-1 tie
     assert majority_answers(answers, owner, 2) == ["no", "yes"]
+
+
+def test_a_model_folder_without_a_tokenizer_is_a_one_line_error(
+    tmp_path: Path, shared_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    llama = write_local_llama(tmp_path / "llama", ["what is the rate", "normal fast slow"], text_vocab=60)
+    for f in llama.glob("*token*"):
+        f.unlink()
+    args = ["train", "--data", "ecgqa", "--data-arg", f"ecgqa_dir={shared_data / 'ecg-qa' / 'ptbxl'}"]
+    args += ["--data-arg", f"records={shared_data / 'ptb-xl'}", "--preset", "paper", "--model", str(llama)]
+    capsys.readouterr()
+    assert main([*args, "--out", str(tmp_path / "r"), "--steps", "1", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no tokenizer in the model folder" in err[0]

@@ -56,10 +56,27 @@ def load_text_tokenizer(path: str | Path) -> Any:
     """``AutoTokenizer.from_pretrained`` on a local directory, with a clear error if it is absent."""
     from transformers import AutoTokenizer
 
+    p = check_tokenizer_files(path)
+    try:
+        return AutoTokenizer.from_pretrained(str(p))
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelError(f"{p}: cannot load the tokenizer ({type(exc).__name__}: {exc})") from exc
+
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
+
+
+def check_tokenizer_files(path: str | Path) -> Path:
+    """``path`` if it is a folder with a Hugging Face tokenizer in it, else a one-line ``ModelError``."""
     p = Path(path)
     if not p.is_dir():
         raise ModelError(f"{p}: no such model/tokenizer directory; give a local HF model directory or 'tiny'")
-    return AutoTokenizer.from_pretrained(str(p))
+    if not any((p / n).exists() for n in TOKENIZER_FILES):
+        raise ModelError(
+            f"{p}: no tokenizer in the model folder (none of {', '.join(TOKENIZER_FILES)}); copy the model's "
+            "tokenizer files into it (a downloaded Hugging Face model has them)"
+        )
+    return p
 
 
 def add_markers(

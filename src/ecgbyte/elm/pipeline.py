@@ -178,6 +178,10 @@ def train_elm(
     if not isinstance(data, dict) or not data.get("name"):
         raise ConfigError(f"the dataset spec needs a 'name' (e.g. 'synthetic'), got {data!r}")
     out = Path(out)
+    if cfg.model != "tiny" and not resume:  # before any data or tokenizer work
+        from ecgbyte.elm.model import check_model_path, check_tokenizer_files
+
+        check_tokenizer_files(check_model_path(cfg.model))
     cfg.extra = {**cfg.extra, "data": data}
     splits = load_splits(data)
     train_items = training_items(data, splits["train"])
