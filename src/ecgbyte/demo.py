@@ -29,10 +29,10 @@ Choices for a 2-core CPU and about 10 minutes (and why):
 - **Balanced labels** (half AF; a third per rate class), so a text-only model sits at chance
   (50% rhythm, 33% rate) and the gap measures what the ECG tokens contribute.
 
-Measured (seed 0, torch 2.13 fp32, shared 2-core CPU; results are bit-identical across runs):
-rate 92.3%, rhythm 91.8% on 233 held-out ECGs of 119 patients (466 questions) vs 30.9% / 49.4%
-without the signal. Wall time 254 s in total when the machine was lightly loaded (ECG model
-222 s at ~8.7k tokens/s) and 522 s when other jobs loaded both cores (~3.9k tokens/s).
+Measured (seed 0, torch 2.13 fp32, 2-core CPU, 2026-12-04; results are bit-identical across
+runs): rate 90.1%, rhythm 91.0% on 233 held-out ECGs of 119 patients (466 questions) vs 30.9% /
+49.4% without the signal. Wall time 256 s on a quiet machine (tokenizer 54 s of it, numba's
+compile included; ECG model 176 s) and about 10 minutes when other jobs loaded both cores.
 
 The paper's full recipe (12 leads, 250 Hz, 3500 merges, Llama-3.2-1B with LoRA r 16 / alpha 32,
 inverse-sqrt warmup 500, ~1k context) is ``TrainConfig.preset("paper")`` plus
