@@ -108,8 +108,13 @@ def add_markers(
 
 
 def encode_text_fn(text_tokenizer: Any):
-    """``str -> list[int]`` without special tokens (what :class:`SequenceBuilder` needs)."""
-    return lambda s: list(text_tokenizer(s, add_special_tokens=False)["input_ids"])
+    """``str -> list[int]`` without special tokens (what :class:`SequenceBuilder` needs).
+
+    Text stays text: a question or answer that spells a control token (``<ecg_start>``, ``</s>``,
+    ``<pad>``, a lead marker) is split like any other characters, so no input can produce a
+    marker, end-of-sequence or padding id.
+    """
+    return lambda s: list(text_tokenizer(s, add_special_tokens=False, split_special_tokens=True)["input_ids"])
 
 
 def build_tiny_llama(config: TrainConfig, layout: SequenceLayout) -> Any:
