@@ -85,3 +85,22 @@ def test_lead_coverage_mean_seconds_and_whole_fraction() -> None:
         "I": {"mean_seconds": 7.0, "whole_fraction": 0.5},
         "II": {"mean_seconds": 2.0, "whole_fraction": 0.0},
     }
+
+
+def test_blackout_and_noise_ablations_perturb_the_segment_not_the_record() -> None:
+    from ecgbyte.bpe.merges import Merges
+    from ecgbyte.eval.ablations import _perturbed
+    from ecgbyte.symbols import Quantizer
+    from ecgbyte.tokenizer import ECGByteTokenizer
+
+    tok = ECGByteTokenizer(
+        quantizer=Quantizer(p1=-1, p99=1),
+        merges=Merges(np.array([[0, 0]]), np.array([26])),
+        leads=("I", "II"),
+        preprocess=None,
+    )
+    seg = EcgSegment(_ecg("a"), 1, 2.0)
+    for kind in ("blackout", "noise"):
+        enc = _perturbed(tok, seg, kind, np.random.default_rng(0), 0.1)
+        assert enc.start_s.max() < 2.0  # 500 samples per lead, as the baseline prompt has
+        assert EncodedCache(tok).get(seg).lead_offsets.size == enc.lead_offsets.size

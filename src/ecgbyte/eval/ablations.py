@@ -75,10 +75,9 @@ def _perturbed(tokenizer: Any, ecg: Any, kind: str, rng: np.random.Generator, no
     ECG-Byte tokenizer: the changed signal is symbolised and BPE-encoded. Two-stage soft
     tokenizer (has no ``quantizer``): the frozen encoder computes the changed signal's features.
     """
-    from ecgbyte.data.items import load_ecg
-    from ecgbyte.data.sequences import EncodedEcg
+    from ecgbyte.data.sequences import EncodedEcg, prepared
 
-    prep = tokenizer.prepare(load_ecg(ecg))
+    prep = prepared(tokenizer, ecg)  # the ECG as encoded: a segment stays a segment
     if kind == "blackout":
         sig = np.zeros_like(prep.signal)
     else:
