@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 
+from ecgbyte import cli_args, limits
+
 NAME = "train-tokenizer"
 HELP = "train an ECG-Byte BPE tokenizer from shards or records"
 ORDER = 30
@@ -24,20 +26,45 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "src", metavar="SRC", help="`ecgbyte preprocess` output, or a directory/dataset of records"
     )
     p.add_argument("out_dir", metavar="OUT_DIR", help="directory for tokenizer.json + ecgbyte_config.json")
-    p.add_argument("--merges", type=int, default=3500, help="number of BPE merges (default 3500, the paper)")
-    p.add_argument("--num-ecgs", type=int, default=None, help="ECG segments to train on (default: all)")
-    p.add_argument("--sampling", choices=("random", "stratified"), default="random", help="how to pick them")
-    p.add_argument("--seed", type=int, default=0, help="seed of the sample and of the quantizer fit")
-    p.add_argument("--min-frequency", type=int, default=2, help="a pair must occur this often to merge")
-    p.add_argument("--max-token-length", type=int, default=None, help="longest token in symbols")
     p.add_argument(
-        "--segment-seconds", type=float, default=None, help="segment length in s (default: shards' or 10 s)"
+        "--merges",
+        type=cli_args.int_range(0, limits.MAX_MERGES),
+        default=3500,
+        help="number of BPE merges (default 3500, the paper)",
+    )
+    p.add_argument(
+        "--num-ecgs", type=cli_args.count, default=None, help="ECG segments to train on (default: all)"
+    )
+    p.add_argument("--sampling", choices=("random", "stratified"), default="random", help="how to pick them")
+    p.add_argument(
+        "--seed", type=cli_args.seed, default=0, help="seed of the sample and of the quantizer fit"
+    )
+    p.add_argument(
+        "--min-frequency",
+        type=cli_args.positive_int(),
+        default=2,
+        help="a pair must occur this often to merge",
+    )
+    p.add_argument(
+        "--max-token-length",
+        type=cli_args.int_range(2, limits.MAX_TOKEN_SYMBOLS),
+        default=None,
+        help="longest token in symbols",
+    )
+    p.add_argument(
+        "--segment-seconds",
+        type=cli_args.float_range(0, 3600, lo_open=True, unit="s"),
+        default=None,
+        help="segment length in s (default: shards' or 10 s)",
     )
     p.add_argument(
         "--layout", default="auto", choices=("auto", "dir", "ptbxl", "mimic"), help="records layout"
     )
     p.add_argument(
-        "--threads", type=int, default=None, help="BPE training threads (default: all cores; same merges)"
+        "--threads",
+        type=cli_args.workers,
+        default=None,
+        help="BPE training threads (default: all cores; same merges)",
     )
     p.add_argument(
         "--quantizer",
