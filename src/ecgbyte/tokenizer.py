@@ -27,9 +27,10 @@ import numpy as np
 
 from ecgbyte import tokenizer_io
 from ecgbyte.bpe.merges import Merges
-from ecgbyte.ecg import STANDARD_LEADS, Ecg
+from ecgbyte.ecg import STANDARD_LEADS, Ecg, check_lead_names
 from ecgbyte.ecg_tokenizer import ECGBYTE_FORMAT, EcgTokenizer
 from ecgbyte.errors import TokenizerError
+from ecgbyte.limits import cap_workers
 from ecgbyte.signal.config import PreprocessConfig
 
 ENCODERS = ("bpe", "greedy")
@@ -159,7 +160,7 @@ class ECGByteTokenizer(EcgTokenizer):
         self.quantizer = quantizer
         self.merges = merges
         self.preprocess = preprocess
-        self.leads = tuple(leads)
+        self.leads = check_lead_names(leads)
         self.encoder = _check_encoder(encoder)
         self.info: dict[str, Any] = dict(info or {})
         self._derive()
@@ -311,7 +312,7 @@ class ECGByteTokenizer(EcgTokenizer):
             return [self.encode(e, encoder=encoder) for e in ecgs]
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(max_workers=num_workers) as pool:
+        with ProcessPoolExecutor(max_workers=cap_workers(num_workers, "num_workers")) as pool:
             return list(pool.map(_encode_one, [(self, e, encoder) for e in ecgs], chunksize=8))
 
     def encode_symbols(
