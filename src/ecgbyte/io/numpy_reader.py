@@ -42,8 +42,12 @@ def _check_array_header(fp: Any, stored: int, where: Path, *, limit: int = MAX_R
         version = fmt.read_magic(fp)
         read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
         shape, _fortran, dtype = read(fp)
-    except (ValueError, OSError, EOFError, TypeError, SyntaxError) as exc:
-        raise RecordError(f"not a readable NumPy array ({exc})", path=where, reason="corrupt_data") from None
+    except Exception as exc:  # numpy parses the header with ast/tokenize: any of their errors means damage
+        raise RecordError(
+            f"not a readable NumPy array ({type(exc).__name__}: {str(exc)[:120]})",
+            path=where,
+            reason="corrupt_data",
+        ) from None
     if dtype.hasobject:
         raise RecordError(
             "holds an object array; object arrays are refused", path=where, reason="corrupt_data"
@@ -85,6 +89,8 @@ def _load(p: Path) -> Any:
                         with zf.open(info) as fp:
                             _check_array_header(fp, info.file_size, p)
         return np.load(p, allow_pickle=False)
+    except RecordError:
+        raise
     except FileNotFoundError as exc:
         raise RecordError("no such file", path=p, reason="missing_file") from exc
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:

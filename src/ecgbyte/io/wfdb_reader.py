@@ -259,7 +259,7 @@ def _read_fmt16(hea: Path, lines: list[str], n_sig: int, sig_len: int | None):
         baselines.append(int(g.group(2)) if g.group(2) is not None else int(f[4]))
         units.append(g.group(3) or "")
         names.append(" ".join(f[8:]))
-        sums.append(int(f[6]) if f[6].lstrip("-").isdigit() else None)
+        sums.append(int(f[6]) if _is_int(f[6]) else None)
     if len(files) != 1 or len(offsets) != 1:
         return None
     dat = hea.parent / files.pop()
