@@ -154,6 +154,34 @@ def test_a_checksum_that_disagrees_is_listed(tmp_path):
     assert read_wfdb(stem).meta["checksum_mismatch"] == ["II"]
 
 
+@pytest.mark.parametrize("fs", ["0.001", "1e12"])
+def test_a_sampling_rate_outside_1_to_10000_hz_is_refused(tmp_path, fs):
+    # 0.001 Hz would make preprocessing upsample 250 000-fold
+    stem = _copy(tmp_path, edit=lambda ls: [ls[0].replace(" 500 ", f" {fs} "), *ls[1:]])
+    with pytest.raises(
+        RecordError, match=rf"sampling rate '{fs}' in the record line is not a number of Hz in 1\.\.10000"
+    ):
+        read_wfdb(stem)
+    np.savez(tmp_path / "x.npz", signal=np.zeros((12, 10), np.float32), fs=np.array(float(fs)))
+    with pytest.raises(RecordError, match=r"is not a number of Hz in 1\.\.10000") as err:
+        read_numpy(tmp_path / "x.npz")
+    assert err.value.reason == "bad_fs"
+
+
+def test_a_tampered_run_config_cannot_ask_for_100000_beams():
+    from ecgbyte.elm.config import TrainConfig
+
+    good = TrainConfig().to_dict()
+    for key, value, match in [
+        ("num_beams", 100000, r"TrainConfig\.num_beams must be an integer in 1\.\.32, got 100000"),
+        ("batch_size", 10**9, r"TrainConfig\.batch_size must be an integer in 1\.\.4096"),
+        ("max_new_tokens", 10**7, r"TrainConfig\.max_new_tokens must be an integer in 1\.\.4096"),
+        ("seed", -1, r"TrainConfig\.seed must be an integer in 0\.\.4294967295"),
+    ]:
+        with pytest.raises(ConfigError, match=match):
+            TrainConfig.from_dict({**good, key: value})
+
+
 def test_an_oversized_header_is_refused(tmp_path):
     stem = _copy(tmp_path, edit=lambda ls: [*ls, *["# " + "x" * 1000] * 1100])
     with pytest.raises(RecordError, match=r"header is \d+ bytes, more than a WFDB header holds \(1048576\)"):

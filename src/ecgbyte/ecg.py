@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ecgbyte.errors import ConfigError, RecordError
+from ecgbyte.limits import MAX_FS_HZ, MIN_FS_HZ
 
 STANDARD_LEADS: tuple[str, ...] = (
     "I",
@@ -154,10 +155,12 @@ class Ecg:
         if not (
             isinstance(self.fs, (int, float, np.floating, np.integer))
             and np.isfinite(self.fs)
-            and self.fs > 0
+            and MIN_FS_HZ <= self.fs <= MAX_FS_HZ
         ):
             raise RecordError(
-                f"sampling rate must be a positive number of Hz, got {self.fs!r}", path=where, reason="fs"
+                f"sampling rate must be a number of Hz in {MIN_FS_HZ:g}..{MAX_FS_HZ:g}, got {self.fs!r}",
+                path=where,
+                reason="fs",
             )
         object.__setattr__(self, "fs", float(self.fs))
 

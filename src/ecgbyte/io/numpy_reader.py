@@ -26,7 +26,7 @@ import numpy as np
 
 from ecgbyte.ecg import STANDARD_LEADS, Ecg, canonical_lead_name, reorder_leads
 from ecgbyte.errors import RecordError
-from ecgbyte.limits import MAX_RECORD_VALUES
+from ecgbyte.limits import MAX_FS_HZ, MAX_RECORD_VALUES, MIN_FS_HZ
 
 _TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3}
 
@@ -177,8 +177,12 @@ def read_numpy(
             path=p,
             reason="missing_fs",
         )
-    if not (np.isfinite(float(rate)) and float(rate) > 0):
-        raise RecordError(f"sampling rate {rate!r} is not a positive number of Hz", path=p, reason="bad_fs")
+    if not (np.isfinite(float(rate)) and MIN_FS_HZ <= float(rate) <= MAX_FS_HZ):
+        raise RecordError(
+            f"sampling rate {rate!r} is not a number of Hz in {MIN_FS_HZ:g}..{MAX_FS_HZ:g}",
+            path=p,
+            reason="bad_fs",
+        )
     if sig.dtype.kind not in "fiu" or sig.ndim != 2:
         raise RecordError(
             f"expected a numeric 2-D array [leads, samples], got dtype {sig.dtype} shape {sig.shape}",

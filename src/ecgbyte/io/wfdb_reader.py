@@ -36,7 +36,7 @@ import numpy as np
 
 from ecgbyte.ecg import STANDARD_LEADS, Ecg, canonical_lead_name, reorder_leads
 from ecgbyte.errors import RecordError
-from ecgbyte.limits import MAX_HEADER_BYTES, MAX_RECORD_VALUES
+from ecgbyte.limits import MAX_FS_HZ, MAX_HEADER_BYTES, MAX_RECORD_VALUES, MIN_FS_HZ
 
 log = logging.getLogger(__name__)
 MAX_SIGNALS = 256
@@ -113,9 +113,9 @@ def _check_record_line(lines: list[str], hea: Path) -> tuple[int, float, int | N
         fs = float(raw_fs)
     except ValueError:
         fs = float("nan")
-    if not (np.isfinite(fs) and fs > 0):
+    if not (np.isfinite(fs) and MIN_FS_HZ <= fs <= MAX_FS_HZ):
         raise RecordError(
-            f"sampling rate {fields[2]!r} in the record line is not a positive number of Hz",
+            f"sampling rate {fields[2]!r} in the record line is not a number of Hz in {MIN_FS_HZ:g}..{MAX_FS_HZ:g}",
             path=hea,
             reason="bad_fs",
         )
@@ -156,19 +156,9 @@ def _check_sizes(hea: Path, body: list[str], n_sig: int, sig_len: int | None) ->
         m = _FORMAT.match(f[1]) if len(f) > 1 else None
         if m is None:
             return
-        if len(f) > 2:
-            g = _GAIN.match(f[2])
-            gain = float(g.group(1)) if g is not None and _is_float(g.group(1)) else None
-            name = " ".join(f[8:]) or f"signal {len(files)}"
-            if gain is not None and not math.isfinite(gain):
-                raise RecordError(
-                    f"signal {name!r} has gain {f[2]!r}, not a finite number", path=hea, reason="bad_gain"
-                )
-            if gain is not None and gain < 0:
-                warnings.warn(
-                    f"{hea}: signal {name!r} has a negative gain ({gain:g}): it is read inverted",
-                    stacklevel=3,
-                )
+        g = _GAIN.match(f[2]) if len(f) > 2 else None
+        if g is not None and _is_float(g.group(1)):
+            _check_gain(float(g.group(1)), f, hea)
         files.setdefault(f[0], []).append((int(m.group(1)), int(m.group(2) or 1), int(m.group(4) or 0)))
     for fname, sigs in files.items():
         path = hea.parent / fname
@@ -196,20 +186,39 @@ def _check_sizes(hea: Path, body: list[str], n_sig: int, sig_len: int | None) ->
         n = sig_len * per_frame
         low = offset + -(-n * bits // 8)
         high = offset + -(-n // group) * group * bits // 8
-        if not low <= size <= high:
-            what = f"{len(sigs)} signal(s) x {sig_len} samples in format {fmt}"
-            expected = f"{low} bytes" if low == high else f"{low}..{high} bytes"
-            raise RecordError(
-                f"header describes {what} ({expected}{f' from byte {offset}' if offset else ''}) but the signal "
-                f"file holds {size} bytes; "
-                + (
-                    "the file is truncated"
-                    if size < low
-                    else "the header does not match the file (wrong signal count or length)"
-                ),
-                path=path,
-                reason="truncated" if size < low else "size_mismatch",
-            )
+        _check_size(
+            path, size, low, high, f"{len(sigs)} signal(s) x {sig_len} samples in format {fmt}", offset
+        )
+
+
+def _check_gain(gain: float, fields: list[str], hea: Path) -> None:
+    """A gain must be finite; a negative one (the signal reads inverted) is allowed with a warning."""
+    if math.isfinite(gain) and gain >= 0:
+        return
+    name = " ".join(fields[8:]) or fields[0]
+    if not math.isfinite(gain):
+        raise RecordError(
+            f"signal {name!r} has gain {fields[2]!r}, not a finite number", path=hea, reason="bad_gain"
+        )
+    warnings.warn(f"{hea}: signal {name!r} has a negative gain ({gain:g}): it is read inverted", stacklevel=4)
+
+
+def _check_size(path: Path, size: int, low: int, high: int, what: str, offset: int) -> None:
+    """Refuse a signal file whose ``size`` (bytes) is outside ``[low, high]``, what the header describes."""
+    if low <= size <= high:
+        return
+    expected = f"{low} bytes" if low == high else f"{low}..{high} bytes"
+    raise RecordError(
+        f"header describes {what} ({expected}{f' from byte {offset}' if offset else ''}) but the signal "
+        f"file holds {size} bytes; "
+        + (
+            "the file is truncated"
+            if size < low
+            else "the header does not match the file (wrong signal count or length)"
+        ),
+        path=path,
+        reason="truncated" if size < low else "size_mismatch",
+    )
 
 
 def _is_int(text: str) -> bool:
@@ -244,6 +253,7 @@ def _read_fmt16(hea: Path, lines: list[str], n_sig: int, sig_len: int | None):
     if not sig_len:
         return None
     files, offsets, gains, baselines, units, names, sums = set(), set(), [], [], [], [], []
+    parsed: list[tuple[float, list[str]]] = []
     for ln in body[1:]:
         f = ln.split()
         if len(f) < 9:
@@ -255,6 +265,7 @@ def _read_fmt16(hea: Path, lines: list[str], n_sig: int, sig_len: int | None):
         files.add(f[0])
         offsets.add(int(m.group(1) or 0))
         gain = float(g.group(1))
+        parsed.append((gain, f))
         gains.append(gain if gain != 0 else 200.0)  # WFDB: gain 0 means the default 200
         baselines.append(int(g.group(2)) if g.group(2) is not None else int(f[4]))
         units.append(g.group(3) or "")
@@ -262,10 +273,14 @@ def _read_fmt16(hea: Path, lines: list[str], n_sig: int, sig_len: int | None):
         sums.append(int(f[6]) if _is_int(f[6]) else None)
     if len(files) != 1 or len(offsets) != 1:
         return None
-    dat = hea.parent / files.pop()
-    need = n_sig * sig_len  # _check_sizes has checked the file holds exactly these values
+    for gain, f in parsed:
+        _check_gain(gain, f, hea)
+    dat, offset = hea.parent / files.pop(), offsets.pop()
+    need = n_sig * sig_len
+    size, what = dat.stat().st_size, f"{n_sig} signal(s) x {sig_len} samples in format 16"
+    _check_size(dat, size, offset + 2 * need, offset + 2 * need, what, offset)  # only then read
     try:
-        raw = np.fromfile(dat, dtype="<i2", count=need, offset=offsets.pop())
+        raw = np.fromfile(dat, dtype="<i2", count=need, offset=offset)
     except (OSError, ValueError) as exc:
         raise RecordError(f"cannot read samples: {exc}", path=dat, reason="corrupt_data") from exc
     if raw.size < need:
@@ -278,7 +293,7 @@ def _read_fmt16(hea: Path, lines: list[str], n_sig: int, sig_len: int | None):
     digital = raw[:need].reshape(sig_len, n_sig)
     mismatch: list[str] = []
     if all(c is not None for c in sums):  # header checksums: PTB-XL stores them unsigned, so mod 2**16
-        bad = (digital.sum(axis=0, dtype=np.int64) - np.asarray(sums, np.int64)) % 65536 != 0
+        bad = (_column_sums(digital) - np.asarray(sums, np.int64)) % 65536 != 0
         mismatch = [n for n, b in zip(names, bad) if b]
         if mismatch:
             log.warning("%s: header checksum disagrees with the samples of %s", hea, ", ".join(mismatch))
@@ -287,6 +302,13 @@ def _read_fmt16(hea: Path, lines: list[str], n_sig: int, sig_len: int | None):
     if invalid.any():
         phys[invalid] = np.nan
     return phys, names, units, comments, mismatch
+
+
+def _column_sums(digital: np.ndarray) -> np.ndarray:
+    """int64 sum of each column of ``[n, c]`` samples: rows folded first (a reduce over 12-wide rows is slow)."""
+    n, c = digital.shape
+    m = next(k for k in range(min(n, 64), 0, -1) if n % k == 0)
+    return digital.reshape(n // m, m * c).sum(axis=0, dtype=np.int64).reshape(m, c).sum(axis=0)
 
 
 def parse_comments(comments: Sequence[str]) -> dict[str, str]:
@@ -369,11 +391,11 @@ def read_wfdb(
                 path=hea.parent / fname,
                 reason="missing_data",
             )
-    _check_sizes(hea, [ln for ln in lines if ln and not ln.startswith("#")], n_sig, sig_len)
-    fast = _read_fmt16(hea, lines, n_sig, sig_len)
+    fast = _read_fmt16(hea, lines, n_sig, sig_len)  # checks its own sizes and gains
     if fast is not None:
         sig, names, units, comments, mismatch = fast
     else:
+        _check_sizes(hea, [ln for ln in lines if ln and not ln.startswith("#")], n_sig, sig_len)
         sig, names, units, comments, mismatch = _read_with_wfdb(stem, hea, n_sig, sig_len)
     sig = sig.T.astype(np.float64, copy=False)
     factors = np.array(
