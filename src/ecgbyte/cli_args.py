@@ -113,6 +113,17 @@ def workers(text: str) -> int:
     return n
 
 
+def lead_list(text: str) -> str:
+    """An argparse type: comma-separated distinct standard leads (``"II,V1"``), returned as given."""
+    from ecgbyte.ecg import check_lead_names
+
+    try:
+        check_lead_names([x.strip() for x in text.split(",") if x.strip()], what="leads")
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 # the bounds most flags share
 batch_size = positive_int(limits.MAX_BATCH_SIZE)
 num_beams = positive_int(limits.MAX_BEAMS)
@@ -129,6 +140,7 @@ __all__ = [
     "count",
     "float_range",
     "int_range",
+    "lead_list",
     "limit",
     "max_new_tokens",
     "non_negative",

@@ -54,7 +54,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     for step in ("notch", "bandpass", "highpass", "denoise", "resample", "fill-gaps"):
         p.add_argument(f"--no-{step}", action="store_true", help=f"skip the {step} step")
-    p.add_argument("--leads", default=None, help="comma-separated leads to keep (default: the 12 standard)")
+    p.add_argument(
+        "--leads",
+        type=cli_args.lead_list,
+        default=None,
+        help="comma-separated leads to keep (default: the 12 standard)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an OUT made with other settings")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 

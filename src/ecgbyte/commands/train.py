@@ -80,6 +80,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--leads",
+        type=cli_args.lead_list,
         default=None,
         help="comma-separated leads the model sees (default: paper all 12; baby II,V1)",
     )
