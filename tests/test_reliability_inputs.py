@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import tempfile
 import warnings
 import zipfile
@@ -209,6 +210,46 @@ def test_packed_format_212_sizes_are_exact(tmp_path, n_samples):
     with pytest.raises(RecordError, match="in format 212") as err:
         read_wfdb(tmp_path / "rec", leads=None)
     assert err.value.reason == "size_mismatch"
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory) -> Path:
+    from ecgbyte.batch import preprocess_dataset
+
+    root = tmp_path_factory.mktemp("shards")
+    (root / "src").mkdir()
+    _copy(root / "src")
+    preprocess_dataset(root / "src", root / "out", None, progress=False)
+    return root / "out"
+
+
+@pytest.mark.parametrize(
+    ("file", "edit", "match"),
+    [
+        ("config.json", {"leads": "II"}, r"leads must be a list of lead names .* got the string 'II'"),
+        ("config.json", {"fs": 1e12}, r"fs must be a finite number in 1\.\.10000 Hz"),
+        ("config.json", {"version": "1"}, r"format version '1' is not one this ecgbyte reads"),
+        ("manifest.jsonl", {"row": -1}, r"manifest\.jsonl:1: no valid shard/row numbers"),
+        ("manifest.jsonl", {"shard": 2**40}, r"manifest\.jsonl:1: no valid shard/row numbers"),
+    ],
+)
+def test_a_tampered_preprocess_output_is_one_dataset_error(tmp_path, shards, file, edit, match):
+    from ecgbyte.errors import DatasetError
+    from ecgbyte.io import iter_segments
+
+    out = tmp_path / "out"
+    shutil.copytree(shards, out)
+    lines = (out / file).read_text().splitlines()
+    lines[0] = json.dumps({**json.loads(lines[0]), **edit}) if file.endswith("jsonl") else lines[0]
+    text = (
+        json.dumps({**json.loads((out / file).read_text()), **edit})
+        if file == "config.json"
+        else "\n".join(lines)
+    )
+    (out / file).write_text(text + "\n")
+    assert len(list(iter_segments(shards))) == 1  # the untouched copy reads: one 10 s segment
+    with pytest.raises(DatasetError, match=match):
+        list(iter_segments(out))
 
 
 # -- NumPy files ------------------------------------------------------------------------------------
