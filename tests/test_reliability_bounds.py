@@ -62,7 +62,7 @@ BAD_FLAGS = [
     (["train", "--out", "OUT", "--epochs", "-1"], "--epochs"),
     (["train", "--out", "OUT", "--max-length", "0"], "--max-length"),
     (["train", "--out", "OUT", "--grad-accum", "0"], "--grad-accum"),
-    (["train", "--out", "OUT", "--n-ecgs", "5"], "--n-ecgs"),
+    (["train", "--out", "OUT", "--n-ecgs", "0"], "--n-ecgs"),
     (["train", "--out", "OUT", "--fs", "1e12"], "--fs"),
     (["train", "--out", "OUT", "--segment-seconds", "0"], "--segment-seconds"),
     (["train", "--out", "OUT", "--n-merges", "-1"], "--n-merges"),

@@ -219,7 +219,7 @@ class ECGByteTokenizer(EcgTokenizer):
         from ecgbyte.symbols.registry import quantizer_class
 
         q_cls = quantizer_class(quantizer)  # an unknown kind fails before any preprocessing
-        leads = tuple(leads)
+        leads = check_lead_names(leads)
         signals = [_prepare(ecg, preprocess, leads).signal for ecg in ecgs]
         if not signals:
             raise TokenizerError(

@@ -68,7 +68,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ecg-tokenizer", default=None, help="ECGByteTokenizer directory (default: train one)")
     p.add_argument(
         "--n-ecgs",
-        type=cli_args.int_range(10, 10_000_000),
+        type=cli_args.positive_int(10_000_000),
         default=1200,
         help="synthetic data: number of ECGs",
     )
