@@ -315,11 +315,11 @@ def test_merges_that_double_a_token_every_step_are_refused_before_allocating():
 @pytest.mark.parametrize(
     ("pairs", "ids", "match"),
     [
-        ([[0, 2**70]], [26], "not lists of int32 ids"),
+        ([[0, 2**70]], [26], "not integer lists of int32 ids"),
         ([[0, 2**40]], [26], r"outside 0\.\.2\*\*31-1"),
         ([[0, 1]], [2**63], "outside 0..2"),
-        ([[0.5, 1]], [26], "not lists of int32 ids"),
-        ([[0, 1], [2]], [26, 27], "not lists of int32 ids"),
+        ([[0.5, 1]], [26], "not integer lists of int32 ids"),
+        ([[0, 1], [2]], [26, 27], "not integer lists of int32 ids"),
         ("01", [26], r"'pairs' must be a list"),
     ],
     ids=["2^70", "2^40", "id-2^63", "float", "ragged", "string"],

@@ -212,7 +212,7 @@ class Merges:
                 raise TypeError("they hold something else than integers")
             pairs = pairs.astype(np.int64).reshape(-1, 2)
         except (TypeError, ValueError, OverflowError) as exc:
-            raise TokenizerError(f"merges 'pairs'/'ids' are not lists of int32 ids ({exc})") from None
+            raise TokenizerError(f"merges 'pairs'/'ids' are not integer lists of int32 ids ({exc})") from None
         alphabet = data.get("alphabet", "")
         if not isinstance(alphabet, str):
             raise TokenizerError(f"merges 'alphabet' must be a string, got {type(alphabet).__name__}")
