@@ -30,6 +30,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--ptbxl-fs", type=int, default=500, choices=(100, 500), help="PTB-XL records500 or records100"
     )
+    p.add_argument(
+        "--fs",
+        type=float,
+        default=None,
+        help="sampling rate in Hz of records that store none (.npy files); others keep their own",
+    )
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--shard-size", type=int, default=None, help="records per shard (default 256)")
     p.add_argument("--config", type=Path, default=None, help="PreprocessConfig JSON; flags below override it")
@@ -79,20 +85,23 @@ def _build_config(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from ecgbyte.batch import DEFAULT_SHARD_SIZE, preprocess_dataset
     from ecgbyte.ecg import STANDARD_LEADS
+    from ecgbyte.locks import writer_lock
 
     leads = tuple(x.strip() for x in args.leads.split(",") if x.strip()) if args.leads else STANDARD_LEADS
-    summary = preprocess_dataset(
-        args.src,
-        args.out,
-        _build_config(args),
-        layout=args.layout,
-        workers=args.workers,
-        shard_size=args.shard_size or DEFAULT_SHARD_SIZE,
-        leads=leads,
-        ptbxl_fs=args.ptbxl_fs,
-        overwrite=args.overwrite,
-        progress=not args.no_progress,
-    )
+    with writer_lock(args.out, command=NAME):
+        summary = preprocess_dataset(
+            args.src,
+            args.out,
+            _build_config(args),
+            layout=args.layout,
+            workers=args.workers,
+            shard_size=args.shard_size or DEFAULT_SHARD_SIZE,
+            leads=leads,
+            ptbxl_fs=args.ptbxl_fs,
+            source_fs=args.fs,
+            overwrite=args.overwrite,
+            progress=not args.no_progress,
+        )
     skipped = ", ".join(f"{k}={v}" for k, v in summary.skipped.items()) or "none"
     print(
         f"read {summary.read} records: wrote {summary.written} ({summary.segments} segments in "

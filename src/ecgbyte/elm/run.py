@@ -31,8 +31,9 @@ from typing import Any
 
 from ecgbyte.data.items import QAItem
 from ecgbyte.data.sequences import SequenceBuilder, SequenceLayout, TruncationPolicy
+from ecgbyte.elm.checkpoint import latest_checkpoint, load_checkpoint_weights, verify_checkpoint
 from ecgbyte.elm.config import TrainConfig
-from ecgbyte.errors import DatasetError, ModelError
+from ecgbyte.errors import DatasetError, EcgbyteError, ModelError
 
 
 def policy_of(cfg: TrainConfig) -> TruncationPolicy:
@@ -66,17 +67,44 @@ def base_dir_of(cfg: TrainConfig, run_dir: str | os.PathLike[str]) -> Path:
     return Path(run_dir) / "base" if cfg.model == "tiny" else Path(cfg.model)
 
 
-def latest_checkpoint(run_dir: str | os.PathLike[str]) -> Path | None:
-    """The checkpoint ``latest.json`` names, or ``None`` when the run has none yet."""
-    run_dir = Path(run_dir)
-    p = run_dir / "latest.json"
-    if not p.exists():
-        return None
+# what `ecgbyte train` writes in a run folder (its manifest's entries; see ecgbyte.ownership)
+RUN_ENTRIES = (
+    "config.json",
+    "layout.json",
+    "text_tokenizer",
+    "ecg_tokenizer",
+    "base",
+    "stage1.json",
+    "log.jsonl",
+    "coverage.json",
+    "checkpoints",
+    "latest.json",
+)
+
+
+def is_old_run(path: Path) -> bool:
+    """A run folder written before manifests: its ``config.json`` reads as a ``TrainConfig``."""
     try:
-        name = json.loads(p.read_text())["checkpoint"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ModelError(f"{p}: unreadable ({exc}); delete it to start over, or restore it") from exc
-    return run_dir / "checkpoints" / str(name)
+        TrainConfig.load(path / "config.json")
+    except (EcgbyteError, TypeError, ValueError, AttributeError):
+        return False
+    return True
+
+
+def claim_run_dir(run_dir: str | os.PathLike[str], *, resume: bool = False) -> str:
+    """Check that ``run_dir`` may hold this run and record it as an ecgbyte run folder.
+
+    New or empty folders and ecgbyte runs are fine (a run from before manifests, recognised by
+    :func:`is_old_run`, gets one now); any other non-empty folder is refused with a one-line
+    :class:`~ecgbyte.errors.ConfigError`, so no foreign ``config.json`` or ``log.jsonl`` is
+    overwritten. Returns ``"new"``, ``"ours"`` or ``"legacy"``.
+    """
+    from ecgbyte.ownership import check_folder, claim
+
+    state = check_folder(run_dir, "run", legacy=is_old_run, what="run folder (--out)")
+    if not (resume and state == "new"):  # nothing to resume: leave the folder as it is
+        claim(run_dir, "run", RUN_ENTRIES)
+    return state
 
 
 class RunDir:
@@ -175,6 +203,8 @@ class RunDir:
                     f"checkpoint {self.checkpoint_name!r} is not a checkpoint name under {root}; "
                     "pass a name such as step-0000100"
                 )
+            if p.is_dir() and (reason := verify_checkpoint(p)) is not None:
+                raise ModelError(f"{p}: damaged checkpoint ({reason}); choose another --checkpoint")
         else:
             p = self.latest_checkpoint()
         if p is None or not p.is_dir():
@@ -219,8 +249,12 @@ class RunDir:
         ckpt = self.checkpoint_path()
         tok = self.ecg_tokenizer
         weights = ckpt / "weights"
-        model = M.load_weights(weights, self.config, base_dir=self.base_dir, layout=self.layout)
-        model = tok.restore_model(model, weights)
+        model = load_checkpoint_weights(
+            lambda: tok.restore_model(
+                M.load_weights(weights, self.config, base_dir=self.base_dir, layout=self.layout), weights
+            ),
+            ckpt,
+        )
         model.to(self.device or M.default_device()).eval()
         self.n_model_loads += 1
         return model
@@ -299,4 +333,14 @@ def load_run(
     return RunDir.open(run_dir, ecg_tokenizer=ecg_tokenizer, checkpoint=checkpoint, device=device).load()
 
 
-__all__ = ["RunDir", "base_dir_of", "latest_checkpoint", "load_run", "make_builder", "policy_of"]
+__all__ = [
+    "RUN_ENTRIES",
+    "RunDir",
+    "base_dir_of",
+    "claim_run_dir",
+    "is_old_run",
+    "latest_checkpoint",
+    "load_run",
+    "make_builder",
+    "policy_of",
+]
