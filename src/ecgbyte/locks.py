@@ -56,6 +56,9 @@ def lock_path(folder: str | os.PathLike[str]) -> Path:
 
 def holder(folder: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The description the current (or last, killed) holder left in ``folder``'s lock, if any."""
+    held = _HELD.get(os.path.realpath(folder))
+    if held is not None:  # this process: read through its own descriptor
+        return _parse_info(os.pread(held[0], 1 << 16, 0))
     for p in (lock_path(folder), Path(folder) / INNER_LOCK):
         info = _read_info(p)
         if info:
@@ -125,7 +128,7 @@ def _one_lock(folder: Path, command: str) -> Iterator[None]:
         log.warning("%s: cannot lock %s (%s); make sure no other ecgbyte writes it", folder, path, exc)
         yield
         return
-    stale = _read_info(path)
+    stale = _parse_info(os.pread(fd, 1 << 16, 0))  # never open+close another fd: that drops a POSIX lock
     if stale and stale.get("pid") != os.getpid():
         log.warning(
             "%s: taking over the lock of pid %s (`ecgbyte %s`, started %s on %s), which ended without "
@@ -188,10 +191,20 @@ def _write_info(fd: int, info: dict[str, Any]) -> None:
 
 
 def _read_info(path: Path) -> dict[str, Any] | None:
+    """The description in lock file ``path``; never call it on a lock this process holds (closing
+    any descriptor of a file drops the process's POSIX locks on it)."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace").strip()
+        data = path.read_bytes()
+    except OSError:
+        return None
+    return _parse_info(data)
+
+
+def _parse_info(data: bytes) -> dict[str, Any] | None:
+    try:
+        text = data.decode("utf-8", errors="replace").strip()
         info = json.loads(text) if text else None
-    except (OSError, ValueError):
+    except ValueError:
         return None
     return info if isinstance(info, dict) else None
 
