@@ -228,6 +228,33 @@ def test_a_run_from_before_manifests_and_checksums_resumes_and_loads(tmp_path: P
     assert read_manifest(run)["kind"] == "run"  # adopted
 
 
+@pytest.mark.parametrize("name", ["weights/model.safetensors", "optimizer.pt", "rng.pt"])
+def test_a_damaged_checkpoint_without_checksums_is_one_line(tmp_path: Path, name: str) -> None:
+    """Old checkpoints cannot be verified: their loading errors are still one-line ModelErrors."""
+    run = tmp_path / "run"
+    _train(run, stop_after=1)
+    ckpt = run / "checkpoints" / "step-0000001"
+    (ckpt / "checksums.json").unlink()
+    (run / "latest.json").write_text(json.dumps({"checkpoint": "step-0000001", "step": 1}))
+    (ckpt / name).write_bytes((ckpt / name).read_bytes()[:64])  # truncated, as by a full disk
+    with pytest.raises(ModelError, match="step-0000001: damaged checkpoint") as e:
+        _train(run, resume=True)
+    assert "\n" not in str(e.value)
+    if name.startswith("weights"):
+        with pytest.raises(ModelError, match="step-0000001: damaged checkpoint weights"):
+            load_run(run, ecg_tokenizer=FakeEcgTokenizer(), device="cpu")
+
+
+def test_checkpoints_stay_inside_their_run(tmp_path: Path) -> None:
+    """`ask --checkpoint ../other_run/...` (issue 12, item 7; fixed on main): refused."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    _train(a, stop_after=1)
+    _train(b, stop_after=1)
+    for name in ("../../b/checkpoints/step-0000001", str(b / "checkpoints" / "step-0000001"), ".."):
+        with pytest.raises(ModelError, match="is not a checkpoint name under"):
+            load_run(a, ecg_tokenizer=FakeEcgTokenizer(), checkpoint=name, device="cpu")
+
+
 def test_a_finished_run_is_not_restarted_over(tmp_path: Path) -> None:
     run = tmp_path / "run"
     _train(run, stop_after=1)

@@ -130,7 +130,8 @@ def test_lock_is_reentrant_within_a_process_and_exclusive_across(tmp_path: Path)
         assert holder(out)["pid"] == os.getpid()  # the inner exit did not release it
     assert holder(out) is None
     assert lock_path(out) == tmp_path / ".run.ecgbyte.lock"
-    assert sorted(p.name for p in out.iterdir()) == []  # the lock lives beside the folder
+    assert sorted(p.name for p in out.iterdir()) == []  # the lock lives beside the folder...
+    assert not lock_path(out).exists()  # ...and only while it is held
 
 
 def test_an_output_path_that_is_a_file_is_one_line(tmp_path: Path) -> None:

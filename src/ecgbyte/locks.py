@@ -5,14 +5,15 @@ hold the lock of each folder they write for as long as they run. A second writer
 folder gets a one-line :class:`OutputLockedError` naming the holder (pid, command, start time,
 host) instead of mixing its files with the first one's.
 
-How it works. The lock of folder ``runs/tiny`` is the file ``runs/.tiny.ecgbyte.lock`` beside it
-(beside, so that the folder itself may still be missing, must stay empty, or is replaced by a
-rename, as ``export`` does); where that parent is read-only, ``runs/tiny/.ecgbyte.lock`` inside
-it. It is locked with POSIX record locks (``fcntl.lockf``), which the kernel releases when the
-holding process dies, even by ``kill -9``, and which forked worker processes do not inherit: a
-stale lock is therefore never "held", and the next writer takes it over at once. The file holds
-the holder's description as JSON while it is held and is emptied on a clean release, so a
-writer that finds a description left behind knows the last holder was killed and says so.
+How it works. The lock of folder ``runs/tiny`` is the file ``runs/.tiny.ecgbyte.lock`` beside
+it (beside, so that the folder itself may still be missing, must stay empty, or appears by a
+rename, as in ``export``); where that parent is read-only, ``runs/tiny/.ecgbyte.lock`` inside it.
+The file exists while a writer holds it and is removed when it ends. It is locked with POSIX
+record locks (``fcntl.lockf``), which the kernel releases when the holding process dies, even by
+``kill -9``, and which forked worker processes do not inherit: a stale lock is therefore never
+"held", and the next writer takes it over at once. The file holds the holder's description as
+JSON, so a writer that finds one left behind (with no live holder) knows the last holder was
+killed, and says so.
 
 Locks are per process and re-entrant within it (``report`` runs ``evaluate`` on the same run):
 an inner ``writer_lock`` on a folder this process already holds only counts. Under a
@@ -74,8 +75,9 @@ def writer_lock(*folders: str | os.PathLike[str] | None, command: str, create: b
     ----------
     folders : output folders this command writes (``None`` entries are skipped).
     command : the sub-command, e.g. ``"train"`` (shown to a second writer).
-    create : create missing folders (outputs); ``False`` for folders that must exist already
-        (a run that ``evaluate`` writes into): a missing one is skipped and the command reports it.
+    create : create missing folders; ``False`` leaves them as they are (a run ``evaluate`` writes
+        into, an ``export`` folder that appears by a rename): the lock beside is taken all the same
+        where the parent folder exists.
 
     Raises
     ------
@@ -90,17 +92,20 @@ def writer_lock(*folders: str | os.PathLike[str] | None, command: str, create: b
             if folder is None:
                 continue
             key = os.path.realpath(folder)
-            if not create and not Path(folder).is_dir():
-                continue
+            if not create and not Path(key).parent.is_dir():
+                continue  # nowhere to put the lock; the command reports the missing path
             if key not in seen:
                 seen.add(key)
-                stack.enter_context(_one_lock(Path(folder), command))
+                stack.enter_context(_one_lock(Path(folder), command, create))
         yield
 
 
 @contextlib.contextmanager
-def _one_lock(folder: Path, command: str) -> Iterator[None]:
-    _make_folder(folder)
+def _one_lock(folder: Path, command: str, create: bool) -> Iterator[None]:
+    if folder.exists() and not folder.is_dir():
+        raise EcgbyteError(f"{folder}: is a file, not a folder; pass a folder path for the output")
+    if create:
+        _make_folder(folder)
     key = os.path.realpath(folder)
     if key in _HELD:  # re-entrant within a process
         _HELD[key][2] += 1
@@ -112,20 +117,8 @@ def _one_lock(folder: Path, command: str) -> Iterator[None]:
     if int(os.environ.get("RANK", "0") or 0) > 0:  # multi-process launch: rank 0 holds it
         yield
         return
-    fd, path = _open_lock_file(folder)
+    fd, path = _acquire(folder)
     if fd is None:
-        yield
-        return
-    try:
-        import fcntl
-
-        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except (BlockingIOError, PermissionError):
-        os.close(fd)
-        raise OutputLockedError(_locked_message(folder, path)) from None
-    except OSError as exc:  # no POSIX locks on this filesystem (some network mounts)
-        os.close(fd)
-        log.warning("%s: cannot lock %s (%s); make sure no other ecgbyte writes it", folder, path, exc)
         yield
         return
     stale = _parse_info(os.pread(fd, 1 << 16, 0))  # never open+close another fd: that drops a POSIX lock
@@ -141,14 +134,46 @@ def _one_lock(folder: Path, command: str) -> Iterator[None]:
         yield
     finally:
         del _HELD[key]
-        with contextlib.suppress(OSError):
-            os.ftruncate(fd, 0)  # a clean release leaves no description behind
+        with contextlib.suppress(OSError):  # a clean release leaves no lock file behind
+            path.unlink()
         os.close(fd)  # releases the lock
 
 
+def _acquire(folder: Path) -> tuple[int | None, Path]:
+    """Open and lock ``folder``'s lock file; ``(None, path)`` where locks are not available.
+
+    A lock file is removed on release, so the file locked must still be the one at its path
+    (else a writer that opened it just before the removal would lock a deleted file): retried.
+    """
+    if os.name != "posix":  # pragma: no cover - Windows
+        log.warning("%s: no advisory locks on this platform; make sure no other ecgbyte writes it", folder)
+        return None, folder
+    import fcntl
+
+    for _ in range(50):
+        fd, path = _open_lock_file(folder)
+        if fd is None:
+            return None, path
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except (BlockingIOError, PermissionError):
+            os.close(fd)
+            raise OutputLockedError(_locked_message(folder, path)) from None
+        except OSError as exc:  # no POSIX locks on this filesystem (some network mounts)
+            os.close(fd)
+            log.warning("%s: cannot lock %s (%s); make sure no other ecgbyte writes it", folder, path, exc)
+            return None, path
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(path))
+        except OSError:
+            same = False
+        if same:
+            return fd, path
+        os.close(fd)  # its holder removed it on release: lock the new one
+    raise OutputLockedError(f"{folder}: its lock file keeps changing; another ecgbyte is starting there")
+
+
 def _make_folder(folder: Path) -> None:
-    if folder.exists() and not folder.is_dir():
-        raise EcgbyteError(f"{folder}: is a file, not a folder; pass a folder path for the output")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -157,10 +182,7 @@ def _make_folder(folder: Path) -> None:
         ) from None
 
 
-def _open_lock_file(folder: Path) -> tuple[int | None, Path]:
-    if os.name != "posix":  # pragma: no cover - Windows
-        log.warning("%s: no advisory locks on this platform; make sure no other ecgbyte writes it", folder)
-        return None, folder
+def _open_lock_file(folder: Path) -> tuple[int, Path]:
     last: OSError | None = None
     for path in (lock_path(folder), folder / INNER_LOCK):
         try:

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from ecgbyte.locks import writer_lock
     from ecgbyte.serve.export import export_run
 
-    with writer_lock(args.out, command=NAME):
+    with writer_lock(args.out, command=NAME, create=False):  # OUT appears by a rename
         res = export_run(
             args.run_dir,
             args.out,

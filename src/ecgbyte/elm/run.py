@@ -9,8 +9,9 @@ Layout of a run directory (written by :func:`ecgbyte.elm.train.train`)::
     RUN/base/                tiny model's initial weights (model="tiny" only)
     RUN/stage1.json          two-stage runs: how the encoder was pretrained
     RUN/log.jsonl            one line per log_every steps
-    RUN/checkpoints/step-NNNNNNN/{weights/, optimizer.pt, rng.pt, state.json}
-    RUN/latest.json          name of the newest complete checkpoint
+    RUN/checkpoints/step-NNNNNNN/{weights/, optimizer.pt, rng.pt, state.json, checksums.json}
+    RUN/latest.json          name of the newest complete checkpoint, its files' sizes and SHA-256
+    RUN/.ecgbyte-manifest.json  marks the folder as an ecgbyte run (ecgbyte.ownership)
     RUN/eval/, RUN/evaluation_<split>.json|.md, RUN/explain/, RUN/report.html   evaluation outputs
 
 Generation, ``ask``, evaluation, ablations, interpretability and the report take a ``RunDir``
