@@ -4,7 +4,9 @@ SRC is a plain directory of WFDB/.npy/.npz records, a PTB-XL folder (ptbxl_datab
 or a MIMIC-IV-ECG folder (record_list.csv, files/p.../s.../). OUT receives
 shards/shard-NNNNN.npy (float32 [segments, leads, samples]), manifest.jsonl (one row per
 segment), errors.jsonl (one row per rejected record), summary.json and config.json.
-Run it again with the same arguments to resume after an interruption.
+Run it again with the same arguments to resume after an interruption. One preprocess at a time
+writes an OUT (a second one stops, naming the first); records without a sampling rate (.npy) need
+--fs.
 
 Example:
   ecgbyte preprocess ../shared/data/ptb-xl out/ptbxl --workers 2 --segment-seconds 5
@@ -47,7 +49,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     for step in ("notch", "bandpass", "highpass", "denoise", "resample", "fill-gaps"):
         p.add_argument(f"--no-{step}", action="store_true", help=f"skip the {step} step")
     p.add_argument("--leads", default=None, help="comma-separated leads to keep (default: the 12 standard)")
-    p.add_argument("--overwrite", action="store_true", help="replace an OUT made with other settings")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an OUT made with other settings (removes only the files ecgbyte wrote there)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
