@@ -96,6 +96,15 @@ def test_second_writer_is_refused_in_one_line_naming_the_holder(tmp_path: Path) 
             msg = lines[0]
             assert msg.startswith(f"ecgbyte {args[0]}: error: {out} is being written by pid {first.pid} ")
             assert "(`ecgbyte preprocess`, started 20" in msg and f"on {socket.gethostname()})" in msg
+        # the library's long writers hold the same lock (Python callers, the demo)
+        with pytest.raises(OutputLockedError, match=f"being written by pid {first.pid} "):
+            preprocess_dataset(src, out, CFG, progress=False)
+        pytest.importorskip("torch")
+        from ecgbyte.elm.config import TrainConfig
+        from ecgbyte.elm.train import train
+
+        with pytest.raises(OutputLockedError, match=f"being written by pid {first.pid} "):
+            train(TrainConfig(), [], ecg_tokenizer=None, run_dir=out, progress=False)
         assert not any(out.iterdir())  # the refused writers wrote nothing
     finally:
         _kill9(first)

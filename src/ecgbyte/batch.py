@@ -29,6 +29,7 @@ from ecgbyte.ecg import STANDARD_LEADS
 from ecgbyte.errors import ConfigError, EcgbyteError
 from ecgbyte.io import shards as sh
 from ecgbyte.io.layouts import RecordRef, detect_layout, discover
+from ecgbyte.locks import holds_writer_lock
 from ecgbyte.ownership import check_folder, claim, remove_owned
 from ecgbyte.procs import worker_pool
 from ecgbyte.signal.config import PreprocessConfig
@@ -188,6 +189,7 @@ def _star(args: tuple[RecordRef, PreprocessConfig, tuple[str, ...], float | None
     return process_record(*args)
 
 
+@holds_writer_lock("out_dir", "preprocess")
 def preprocess_dataset(
     src: str | Path,
     out_dir: str | Path,

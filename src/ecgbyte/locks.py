@@ -25,19 +25,22 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import functools
+import inspect
 import json
 import logging
 import os
 import socket
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ecgbyte.errors import EcgbyteError
 
 log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
 
 LOCK_SUFFIX = ".ecgbyte.lock"  # beside the folder: PARENT/.NAME.ecgbyte.lock
 INNER_LOCK = ".ecgbyte.lock"  # inside the folder, where its parent is read-only
@@ -98,6 +101,27 @@ def writer_lock(*folders: str | os.PathLike[str] | None, command: str, create: b
                 seen.add(key)
                 stack.enter_context(_one_lock(Path(folder), command, create))
         yield
+
+
+def holds_writer_lock(param: str, command: str) -> Callable[[F], F]:
+    """Decorator: the function holds :func:`writer_lock` on its argument ``param`` while it runs.
+
+    The library's long writers (``preprocess_dataset``, ``train``) use it, so Python callers are
+    protected as the commands are; the folder is not created here (the function does that).
+    """
+
+    def deco(fn: F) -> F:
+        sig = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            folder = sig.bind(*args, **kwargs).arguments.get(param)
+            with writer_lock(folder, command=command, create=False):
+                return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return deco
 
 
 @contextlib.contextmanager
@@ -264,4 +288,12 @@ def _locked_message(folder: Path, path: Path) -> str:
     )
 
 
-__all__ = ["INNER_LOCK", "LOCK_SUFFIX", "OutputLockedError", "holder", "lock_path", "writer_lock"]
+__all__ = [
+    "INNER_LOCK",
+    "LOCK_SUFFIX",
+    "OutputLockedError",
+    "holder",
+    "holds_writer_lock",
+    "lock_path",
+    "writer_lock",
+]

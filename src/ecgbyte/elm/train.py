@@ -44,6 +44,7 @@ from ecgbyte.elm.config import CADENCE_FIELDS, TrainConfig, lr_at, resolve_noam
 from ecgbyte.elm.run import RunDir, claim_run_dir, latest_checkpoint, make_builder
 from ecgbyte.errors import ConfigError, DatasetError, ModelError
 from ecgbyte.fileio import atomic_write_text, write_json
+from ecgbyte.locks import holds_writer_lock
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,7 @@ def total_steps_of(cfg: TrainConfig, n: int, world: int = 1) -> int:
     return max(1, math.floor(cfg.epochs * (n // (cfg.batch_size * world)) / cfg.grad_accum))
 
 
+@holds_writer_lock("run_dir", "train")
 def train(
     cfg: TrainConfig,
     train_items: Sequence[QAItem],
@@ -130,7 +132,8 @@ def train(
     train_items : QA items of the training split.
     ecg_tokenizer : a trained ECG tokenizer (:class:`ecgbyte.ecg_tokenizer.EcgTokenizer`); on resume
         its hash must match the run's.
-    run_dir : run directory (see :mod:`ecgbyte.elm.run`).
+    run_dir : run directory (see :mod:`ecgbyte.elm.run`); one writer at a time
+        (:mod:`ecgbyte.locks`), and it must be new, empty or an ecgbyte run.
     resume : continue from ``latest.json``'s checkpoint.
     stop_after : stop (with a checkpoint) after this optimizer step, as if killed; for tests.
     cache_dir : optional on-disk cache of encoded ECGs (``.npz`` per record and tokenizer).
