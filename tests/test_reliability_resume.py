@@ -161,6 +161,17 @@ def test_loading_a_run_falls_back_too(tmp_path: Path, caplog: pytest.LogCaptureF
         load_run(run, ecg_tokenizer=FakeEcgTokenizer(), checkpoint="step-0000004", device="cpu")
 
 
+def test_loading_for_inference_checks_the_weights_only(tmp_path: Path, caplog) -> None:
+    """A damaged optimizer state does not matter to `ask`/`evaluate`: the newest weights are used
+    (and the optimizer state, the largest file, is not hashed for them)."""
+    run = tmp_path / "run"
+    _train(run, stop_after=4)
+    (run / "checkpoints" / "step-0000004" / "optimizer.pt").write_bytes(b"")
+    with caplog.at_level("WARNING", logger="ecgbyte.elm.checkpoint"):
+        loaded = load_run(run, ecg_tokenizer=FakeEcgTokenizer(), device="cpu")
+    assert loaded.checkpoint_path().name == "step-0000004" and "falling back" not in caplog.text
+
+
 def test_latest_json_records_sizes_and_checksums(tmp_path: Path) -> None:
     import hashlib
 

@@ -94,13 +94,16 @@ def file_checksums(folder: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
-def verify_checkpoint(ckpt: Path, expected: Any = None) -> str | None:
+def verify_checkpoint(ckpt: Path, expected: Any = None, *, scope: str = "all") -> str | None:
     """Why checkpoint ``ckpt`` cannot be trusted, or ``None`` when it verifies.
 
     ``expected``: the ``files`` map from ``latest.json``; default: the checkpoint's own
-    ``checksums.json``. A checkpoint without any (written before checksums) only needs its
-    ``state.json`` to read.
+    ``checksums.json``. ``scope``: ``"all"`` (resuming training) or ``"weights"`` (loading the
+    model: the optimizer state, the largest file, is not read). A checkpoint without checksums
+    (written before them) only needs its ``state.json`` to read.
     """
+    if scope not in ("all", "weights"):
+        raise ValueError(f"scope must be 'all' or 'weights', got {scope!r}")
     if not ckpt.is_dir():
         return "missing"
     if expected is None:
@@ -113,6 +116,8 @@ def verify_checkpoint(ckpt: Path, expected: Any = None) -> str | None:
     if not isinstance(expected, dict) or not expected:
         return "no file list to check against"
     for rel, want in sorted(expected.items()):
+        if scope == "weights" and not str(rel).startswith("weights/"):
+            continue
         p = ckpt / rel
         try:
             size = p.stat().st_size
@@ -137,12 +142,13 @@ def _legacy_check(ckpt: Path) -> str | None:
     return None if (ckpt / "weights").is_dir() else "weights/ is missing"
 
 
-def latest_checkpoint(run_dir: str | os.PathLike[str]) -> Path | None:
+def latest_checkpoint(run_dir: str | os.PathLike[str], *, scope: str = "all") -> Path | None:
     """The newest checkpoint of ``run_dir`` that verifies, or ``None`` when the run has none yet.
 
     The one ``latest.json`` names, checked against its sizes and checksums; when that (or
     ``latest.json``) is damaged, the newest earlier checkpoint that verifies, with a warning; when
-    none does, a one-line :class:`~ecgbyte.errors.ModelError`.
+    none does, a one-line :class:`~ecgbyte.errors.ModelError`. ``scope`` as in
+    :func:`verify_checkpoint`.
     """
     run_dir = Path(run_dir)
     p = run_dir / "latest.json"
@@ -156,14 +162,14 @@ def latest_checkpoint(run_dir: str | os.PathLike[str]) -> Path | None:
         if not _STEP.match(named.name):
             raise ValueError(f"{info['checkpoint']!r} is not a checkpoint name")
         step = int(_STEP.match(named.name).group(1))
-        reason = verify_checkpoint(named, info.get("files"))
+        reason = verify_checkpoint(named, info.get("files"), scope=scope)
         if reason is None:
             return named
         problem = f"{named}: damaged checkpoint ({reason})"
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         problem = f"{p}: unreadable ({type(exc).__name__}: {exc})"
     for s, c in found:
-        if (step is None or s < step) and verify_checkpoint(c) is None:
+        if (step is None or s < step) and verify_checkpoint(c, scope=scope) is None:
             log.warning("%s; falling back to the previous checkpoint %s", problem, c.name)
             return c
     raise ModelError(

@@ -137,6 +137,7 @@ class RunDir:
         self.checkpoint_name = checkpoint
         self.device = device
         self._splits: dict[str, list[QAItem]] | None = None
+        self._checkpoint: Path | None = None
         self.n_model_loads = 0
 
     @classmethod
@@ -192,10 +193,19 @@ class RunDir:
         return self.path / "eval" / f"{split}_predictions.jsonl"
 
     def latest_checkpoint(self) -> Path | None:
-        return latest_checkpoint(self.path)
+        """The newest checkpoint whose weights verify (see :func:`ecgbyte.elm.checkpoint.latest_checkpoint`)."""
+        return latest_checkpoint(self.path, scope="weights")
 
     def checkpoint_path(self) -> Path:
-        """The checkpoint this run loads: ``checkpoint`` (inside ``RUN/checkpoints``) or the latest."""
+        """The checkpoint this run loads: ``checkpoint`` (inside ``RUN/checkpoints``) or the latest.
+
+        Its weights are verified against their checksums once; the answer is kept.
+        """
+        if self._checkpoint is None:
+            self._checkpoint = self._find_checkpoint()
+        return self._checkpoint
+
+    def _find_checkpoint(self) -> Path:
         if self.checkpoint_name:
             root = (self.path / "checkpoints").resolve()
             p = (root / self.checkpoint_name).resolve()
@@ -204,7 +214,7 @@ class RunDir:
                     f"checkpoint {self.checkpoint_name!r} is not a checkpoint name under {root}; "
                     "pass a name such as step-0000100"
                 )
-            if p.is_dir() and (reason := verify_checkpoint(p)) is not None:
+            if p.is_dir() and (reason := verify_checkpoint(p, scope="weights")) is not None:
                 raise ModelError(f"{p}: damaged checkpoint ({reason}); choose another --checkpoint")
         else:
             p = self.latest_checkpoint()
