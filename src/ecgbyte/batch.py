@@ -18,9 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import shutil
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,9 @@ from ecgbyte.errors import ConfigError, EcgbyteError
 from ecgbyte.io import shards as sh
 from ecgbyte.io.layouts import RecordRef, detect_layout, discover
 from ecgbyte.limits import cap_workers
+from ecgbyte.locks import holds_writer_lock
+from ecgbyte.ownership import check_folder, claim, remove_owned
+from ecgbyte.procs import worker_pool
 from ecgbyte.signal.config import PreprocessConfig
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ _IDENTITY = (
     "leads",
     "shard_size",
     "records_digest",
+    "source_fs",
 )
 
 
@@ -94,7 +96,13 @@ def _records_digest(refs: Sequence[RecordRef]) -> str:
 
 
 def _prepare_out(out: Path, run_cfg: dict[str, Any], overwrite: bool) -> int:
-    """Create or validate ``out``; return the number of complete shards kept."""
+    """Create or validate ``out``; return the number of complete shards kept.
+
+    ``out`` must be new, empty, or an ecgbyte preprocess output (its manifest says so; one from
+    before manifests is recognised by its ``config.json``). ``overwrite`` replaces an output made
+    with other settings by removing only the files ecgbyte wrote there.
+    """
+    state = check_folder(out, "preprocess", legacy=_is_old_output, what="OUT")
     cfg_path = out / "config.json"
     if cfg_path.is_file():
         old = sh.read_run_config(out)
@@ -104,40 +112,50 @@ def _prepare_out(out: Path, run_cfg: dict[str, Any], overwrite: bool) -> int:
                 f"{out} holds a run with other settings ({', '.join(diff)} differ); "
                 "use another output directory or pass --overwrite (overwrite=True)"
             )
+        if state == "legacy":  # written before manifests: ecgbyte's own file names are its files
+            claim(out, "preprocess", _owned_names(old))
         if diff:
-            _clear(out)
-    elif out.is_dir() and any(out.iterdir()):
-        if not overwrite:
-            raise ConfigError(
-                f"{out} is not empty and is not an `ecgbyte preprocess` output; "
-                "choose an empty directory or pass --overwrite"
-            )
-        _clear(out)
-    out.mkdir(parents=True, exist_ok=True)
+            remove_owned(out)
+    elif state == "ours":  # killed before config.json: leftovers of unknown settings, all ours
+        remove_owned(out)
+    claim(out, "preprocess", _owned_names(run_cfg))
     if not cfg_path.is_file():
         sh.atomic_write_json(cfg_path, run_cfg)
     n = -(-run_cfg["n_records"] // run_cfg["shard_size"])
     return sum(sh.is_complete(out, k) for k in range(n))
 
 
-def _clear(out: Path) -> None:
-    """Remove only what this module writes."""
-    shutil.rmtree(out / "shards", ignore_errors=True)
-    for name in _OUTPUTS:
-        (out / name).unlink(missing_ok=True)
+def _is_old_output(out: Path) -> bool:
+    """An `ecgbyte preprocess` output from before manifests: its config.json is a shard config."""
+    try:
+        sh.read_run_config(out)
+    except EcgbyteError:
+        return False
+    return True
 
 
-def process_record(ref: RecordRef, config: PreprocessConfig, leads: tuple[str, ...]) -> dict[str, Any]:
+def _owned_names(run_cfg: dict[str, Any]) -> list[str]:
+    """Every file a preprocess run with ``run_cfg`` writes (relative to OUT)."""
+    n = -(-int(run_cfg.get("n_records", 0)) // max(1, int(run_cfg.get("shard_size", 1))))
+    shards = [f"shards/{p.name}" for k in range(n) for p in sh.shard_paths(".", k)]
+    return [*_OUTPUTS, *shards]
+
+
+def process_record(
+    ref: RecordRef, config: PreprocessConfig, leads: tuple[str, ...], source_fs: float | None = None
+) -> dict[str, Any]:
     """Read, preprocess and segment one record (runs in a worker process).
+
+    ``source_fs`` (Hz) is the rate of records that store none (``.npy`` files, ``.npz`` without
+    ``fs``); a record that stores its rate is read at that rate.
 
     Returns ``{"ok": True, "segments": float32 [n, leads, samples], "meta": dict}`` or
     ``{"ok": False, "reason": tag, "message": text}``; errors never escape.
     """
-    from ecgbyte.io import read_record
     from ecgbyte.signal import preprocess, segment
 
     try:
-        ecg = read_record(ref.path, leads=leads, fs=None if config.resample else config.target_fs)
+        ecg = _read(ref, config, leads, source_fs)
         ecg = ecg.replace(record_id=ref.record_id, patient_id=ref.patient_id)
         ecg = preprocess(ecg, config)
         parts = segment(ecg, config.segment_length)
@@ -156,10 +174,23 @@ def process_record(ref: RecordRef, config: PreprocessConfig, leads: tuple[str, .
     return {"ok": True, "segments": np.stack([p.signal for p in parts]), "meta": sh.jsonable(meta)}
 
 
-def _star(args: tuple[RecordRef, PreprocessConfig, tuple[str, ...]]) -> dict[str, Any]:
+def _read(ref: RecordRef, config: PreprocessConfig, leads: tuple[str, ...], source_fs: float | None) -> Any:
+    from ecgbyte.errors import RecordError
+    from ecgbyte.io import read_record
+
+    try:
+        return read_record(ref.path, leads=leads, fs=None if config.resample else config.target_fs)
+    except RecordError as exc:
+        if exc.reason != "missing_fs" or source_fs is None:
+            raise
+    return read_record(ref.path, leads=leads, fs=source_fs)
+
+
+def _star(args: tuple[RecordRef, PreprocessConfig, tuple[str, ...], float | None]) -> dict[str, Any]:
     return process_record(*args)
 
 
+@holds_writer_lock("out_dir", "preprocess")
 def preprocess_dataset(
     src: str | Path,
     out_dir: str | Path,
@@ -170,6 +201,7 @@ def preprocess_dataset(
     shard_size: int = DEFAULT_SHARD_SIZE,
     leads: Sequence[str] = STANDARD_LEADS,
     ptbxl_fs: int = 500,
+    source_fs: float | None = None,
     overwrite: bool = False,
     progress: bool = True,
     max_shards: int | None = None,
@@ -188,6 +220,8 @@ def preprocess_dataset(
     shard_size : records per shard (a shard holds all segments of its records).
     leads : leads kept, in this order (every shard is ``[n, len(leads), segment_length]``).
     ptbxl_fs : 500 (``records500/``) or 100 (``records100/``) for PTB-XL.
+    source_fs : sampling rate (Hz) of records that store none (``.npy``); ``None``: such records
+        are skipped as ``missing_fs``.
     overwrite : replace an existing output made with other settings.
     progress : show a tqdm progress bar (records).
     max_shards : stop after writing this many new shards (simulates a kill; for tests).
@@ -211,6 +245,10 @@ def preprocess_dataset(
     if leads is None or isinstance(leads, str) or not leads:
         raise ConfigError("leads must be a non-empty list of lead names (every shard has the same leads)")
     leads = tuple(leads)
+    if source_fs is not None:
+        source_fs = float(source_fs)
+        if not (np.isfinite(source_fs) and 0 < source_fs <= 100_000):
+            raise ConfigError(f"--fs must be a sampling rate in Hz in (0, 100000], got {source_fs:g}")
     src, out = Path(src), Path(out_dir)
     refs = discover(src, layout=layout, ptbxl_fs=ptbxl_fs)
     resolved = layout if layout != "auto" else ("file" if src.is_file() else detect_layout(src))
@@ -229,6 +267,8 @@ def preprocess_dataset(
         "n_records": len(refs),
         "records_digest": _records_digest(refs),
     }
+    if source_fs is not None:  # absent otherwise, so outputs made before --fs existed still resume
+        run_cfg["source_fs"] = source_fs
     n_shards = -(-len(refs) // shard_size)
     resumed = _prepare_out(out, run_cfg, overwrite)
     pending = [k for k in range(n_shards) if not sh.is_complete(out, k)]
@@ -240,9 +280,13 @@ def preprocess_dataset(
 
     bar = tqdm(total=len(refs), initial=done_records, unit="rec", desc="preprocess", disable=not progress)
     written_now = 0
-    executor = ProcessPoolExecutor(max_workers=workers) if workers > 1 and pending else None
+    executor = worker_pool(workers) if workers > 1 and pending else None
     try:
-        jobs = [(ref, cfg, leads) for k in pending for ref in refs[k * shard_size : (k + 1) * shard_size]]
+        jobs = [
+            (ref, cfg, leads, source_fs)
+            for k in pending
+            for ref in refs[k * shard_size : (k + 1) * shard_size]
+        ]
         results: Iterator[dict[str, Any]] = (
             executor.map(_star, jobs, chunksize=max(1, min(16, len(jobs) // (workers * 4) or 1)))
             if executor

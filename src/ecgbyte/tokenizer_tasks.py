@@ -46,8 +46,11 @@ def train_tokenizer(
     by morphology (:func:`ecgbyte.sampling.sample_ecgs`).
     """
     from ecgbyte.corpus import load_training_ecgs
+    from ecgbyte.ownership import check_folder, claim
     from ecgbyte.sampling import sample_ecgs
     from ecgbyte.tokenizer import ECGByteTokenizer
+
+    check_folder(out_dir, "tokenizer", legacy=_is_old_tokenizer, what="OUT_DIR")  # before any work
 
     ecgs, cfg, info = load_training_ecgs(src, segment_seconds=segment_seconds, layout=layout)
     n = len(ecgs) if num_ecgs is None else num_ecgs
@@ -67,8 +70,18 @@ def train_tokenizer(
     tok.info.update(
         {"sampling": sampling, "n_available": len(ecgs), "segment_samples": int(ecgs[0].n_samples)}
     )
+    claim(out_dir, "tokenizer", ("tokenizer.json", "ecgbyte_config.json"))
     paths = tok.save_pretrained(out_dir)
     return tok, paths
+
+
+def _is_old_tokenizer(directory: Path) -> bool:
+    """A tokenizer folder written before manifests (its ecgbyte_config.json names a format)."""
+    try:
+        format_of(directory)
+    except TokenizerError:
+        return False
+    return True
 
 
 def encode_record(

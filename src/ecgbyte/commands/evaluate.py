@@ -111,6 +111,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ecgbyte.locks import writer_lock
     from ecgbyte.report.markdown import evaluation_report, to_markdown
 
     if args.ablations == "all":
@@ -121,24 +122,25 @@ def run(args: argparse.Namespace) -> int:
             if args.ablations == "none"
             else tuple(x.strip() for x in args.ablations.split(",") if x.strip())
         )
-    summary, out = evaluation_report(
-        args.run_dirs,
-        args.split,
-        out=args.out,
-        ablations=abl,
-        limit=args.limit,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        noise_std_mv=args.noise_std,
-        bertscore_model=None if args.no_bertscore else args.bertscore_model,
-        ablation_nlg=not args.fast_ablations,
-        flag_threshold=args.flag_threshold,
-        n_resamples=args.n_resamples,
-        primary=args.primary,
-        decode=args.decode,
-        seeds=args.seeds,
-        segments=args.segments,
-    )
+    with writer_lock(*args.run_dirs, command=NAME, create=False):  # each run gets eval/ files
+        summary, out = evaluation_report(
+            args.run_dirs,
+            args.split,
+            out=args.out,
+            ablations=abl,
+            limit=args.limit,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            noise_std_mv=args.noise_std,
+            bertscore_model=None if args.no_bertscore else args.bertscore_model,
+            ablation_nlg=not args.fast_ablations,
+            flag_threshold=args.flag_threshold,
+            n_resamples=args.n_resamples,
+            primary=args.primary,
+            decode=args.decode,
+            seeds=args.seeds,
+            segments=args.segments,
+        )
     print(to_markdown(summary))
     print(f"wrote {out} and {out.with_suffix('.md')}")
     return 0

@@ -42,11 +42,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ecgbyte.locks import writer_lock
     from ecgbyte.serve.export import export_run
 
-    res = export_run(
-        args.run_dir, args.out, adapter=args.adapter, base_model=args.base_model, checkpoint=args.checkpoint
-    )
+    with writer_lock(args.out, command=NAME, create=False):  # OUT appears by a rename
+        res = export_run(
+            args.run_dir,
+            args.out,
+            adapter=args.adapter,
+            base_model=args.base_model,
+            checkpoint=args.checkpoint,
+        )
     print(
         f"exported {args.run_dir} ({res['checkpoint']}, {res['mode']}) to {res['out']}: "
         f"{len(res['files'])} files, {res['n_ecg_tokens']} ECG tokens, vocabulary {res['vocab_size']}"

@@ -4,7 +4,9 @@ SRC is a plain directory of WFDB/.npy/.npz records, a PTB-XL folder (ptbxl_datab
 or a MIMIC-IV-ECG folder (record_list.csv, files/p.../s.../). OUT receives
 shards/shard-NNNNN.npy (float32 [segments, leads, samples]), manifest.jsonl (one row per
 segment), errors.jsonl (one row per rejected record), summary.json and config.json.
-Run it again with the same arguments to resume after an interruption.
+Run it again with the same arguments to resume after an interruption. One preprocess at a time
+writes an OUT (a second one stops, naming the first); records without a sampling rate (.npy) need
+--fs.
 
 Example:
   ecgbyte preprocess ../shared/data/ptb-xl out/ptbxl --workers 2 --segment-seconds 5
@@ -31,6 +33,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--ptbxl-fs", type=int, default=500, choices=(100, 500), help="PTB-XL records500 or records100"
+    )
+    p.add_argument(
+        "--fs",
+        type=cli_args.rate_hz,
+        default=None,
+        help="sampling rate in Hz of records that store none (.npy files); others keep their own",
     )
     p.add_argument("--workers", type=cli_args.workers, default=1, help="worker processes (default 1)")
     p.add_argument(
@@ -60,7 +68,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="comma-separated leads to keep (default: the 12 standard)",
     )
-    p.add_argument("--overwrite", action="store_true", help="replace an OUT made with other settings")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an OUT made with other settings (removes only the files ecgbyte wrote there)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -98,20 +110,23 @@ def _build_config(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from ecgbyte.batch import DEFAULT_SHARD_SIZE, preprocess_dataset
     from ecgbyte.ecg import STANDARD_LEADS
+    from ecgbyte.locks import writer_lock
 
     leads = tuple(x.strip() for x in args.leads.split(",") if x.strip()) if args.leads else STANDARD_LEADS
-    summary = preprocess_dataset(
-        args.src,
-        args.out,
-        _build_config(args),
-        layout=args.layout,
-        workers=args.workers,
-        shard_size=args.shard_size or DEFAULT_SHARD_SIZE,
-        leads=leads,
-        ptbxl_fs=args.ptbxl_fs,
-        overwrite=args.overwrite,
-        progress=not args.no_progress,
-    )
+    with writer_lock(args.out, command=NAME):
+        summary = preprocess_dataset(
+            args.src,
+            args.out,
+            _build_config(args),
+            layout=args.layout,
+            workers=args.workers,
+            shard_size=args.shard_size or DEFAULT_SHARD_SIZE,
+            leads=leads,
+            ptbxl_fs=args.ptbxl_fs,
+            source_fs=args.fs,
+            overwrite=args.overwrite,
+            progress=not args.no_progress,
+        )
     skipped = ", ".join(f"{k}={v}" for k, v in summary.skipped.items()) or "none"
     print(
         f"read {summary.read} records: wrote {summary.written} ({summary.segments} segments in "

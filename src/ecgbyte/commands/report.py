@@ -41,13 +41,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ecgbyte.locks import writer_lock
     from ecgbyte.report import build_report
 
     kw = {"limit": args.limit, "n_resamples": args.n_resamples}
     if args.no_bertscore:
         kw["bertscore_model"] = None
-    path = build_report(
-        args.run_dir, split=args.split, record=args.record, out=args.out, refresh=args.refresh, **kw
-    )
+    with writer_lock(args.run_dir, command=NAME, create=False):
+        path = build_report(
+            args.run_dir, split=args.split, record=args.record, out=args.out, refresh=args.refresh, **kw
+        )
     print(f"wrote {path}")
     return 0

@@ -172,7 +172,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="encoder: stage-1 steps (overrides epochs)",
     )
     p.add_argument(
-        "--seed", type=cli_args.seed, default=0, help="seeds data, tokenizer, model init and order"
+        "--seed",
+        type=cli_args.seed,
+        default=None,
+        help="seeds the data, the ECG tokenizer, the model's init and the data order (default 0, or "
+        "the seed of --config); given with --config it replaces the config's seed everywhere",
+    )
+    p.add_argument(
+        "--save-every",
+        type=cli_args.int_range(0, 10**9),
+        default=None,
+        help="also checkpoint every N optimizer steps (default: preset's, 0 = by time only)",
+    )
+    p.add_argument(
+        "--save-minutes",
+        type=cli_args.float_range(0, 1e6),
+        default=None,
+        help="checkpoint when this many minutes passed since the last one (default 10; 0: off); "
+        "a killed run resumes with --resume and loses at most that much",
     )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
@@ -181,6 +198,7 @@ def run(args: argparse.Namespace) -> int:
     from ecgbyte.elm.config import TrainConfig
     from ecgbyte.elm.pipeline import representation_defaults, train_elm
     from ecgbyte.errors import ConfigError
+    from ecgbyte.locks import writer_lock
 
     rep = representation_defaults(args.preset, args.data)
     leads = (
@@ -189,7 +207,6 @@ def run(args: argparse.Namespace) -> int:
     data = {
         "name": args.data,
         "n_ecgs": args.n_ecgs,
-        "seed": args.seed,
         "target_fs": args.fs if args.fs is not None else rep["target_fs"],
         "leads": list(leads),
         **parse_data_args(args.data_arg),
@@ -214,6 +231,8 @@ def run(args: argparse.Namespace) -> int:
             "ecg_input": args.ecg_input,
             "soft_tokens": args.soft_tokens,
             "projector": args.projector,
+            "save_every": args.save_every,
+            "save_minutes": args.save_minutes,
         }.items()
         if v is not None
     }
@@ -221,23 +240,29 @@ def run(args: argparse.Namespace) -> int:
         over["truncate"] = False
     if args.no_signal:
         over["no_signal"] = True
+    # one seed for everything (data, ECG tokenizer, model init, data order): --seed if given,
+    # else the --config's, else 0
     if args.config:
         cfg = TrainConfig.load(args.config)
-        cfg = TrainConfig.from_dict({**cfg.to_dict(), **over})
+        seed = cfg.seed if args.seed is None else args.seed
+        cfg = TrainConfig.from_dict({**cfg.to_dict(), **over, "seed": seed})
     else:
-        cfg = TrainConfig.preset(args.preset, seed=args.seed, keep_leads=leads, **over)
-    summary = train_elm(
-        cfg,
-        args.out,
-        data=data,
-        ecg_tokenizer=args.ecg_tokenizer,
-        n_merges=args.n_merges if args.n_merges is not None else rep["n_merges"],
-        encoder_epochs=args.encoder_epochs,
-        encoder_steps=args.encoder_steps,
-        seed=args.seed,
-        resume=args.resume,
-        progress=not args.no_progress,
-    )
+        seed = 0 if args.seed is None else args.seed
+        cfg = TrainConfig.preset(args.preset, seed=seed, keep_leads=leads, **over)
+    data["seed"] = seed
+    with writer_lock(args.out, command=NAME):
+        summary = train_elm(
+            cfg,
+            args.out,
+            data=data,
+            ecg_tokenizer=args.ecg_tokenizer,
+            n_merges=args.n_merges if args.n_merges is not None else rep["n_merges"],
+            encoder_epochs=args.encoder_epochs,
+            encoder_steps=args.encoder_steps,
+            seed=seed,
+            resume=args.resume,
+            progress=not args.no_progress,
+        )
     print(json.dumps(summary, indent=2))
     return 0
 

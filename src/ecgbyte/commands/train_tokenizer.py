@@ -75,22 +75,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ecgbyte.locks import writer_lock
     from ecgbyte.tokenizer_tasks import train_tokenizer
 
-    tok, paths = train_tokenizer(
-        args.src,
-        args.out_dir,
-        n_merges=args.merges,
-        num_ecgs=args.num_ecgs,
-        sampling=args.sampling,
-        seed=args.seed,
-        min_frequency=args.min_frequency,
-        max_token_length=args.max_token_length,
-        segment_seconds=args.segment_seconds,
-        layout=args.layout,
-        progress=not args.no_progress,
-        threads=args.threads,
-        quantizer=args.quantizer,
-    )
+    with writer_lock(args.out_dir, command=NAME):
+        tok, paths = train_tokenizer(
+            args.src,
+            args.out_dir,
+            n_merges=args.merges,
+            num_ecgs=args.num_ecgs,
+            sampling=args.sampling,
+            seed=args.seed,
+            min_frequency=args.min_frequency,
+            max_token_length=args.max_token_length,
+            segment_seconds=args.segment_seconds,
+            layout=args.layout,
+            progress=not args.no_progress,
+            threads=args.threads,
+            quantizer=args.quantizer,
+        )
     print(f"trained {tok!r} on {tok.info['n_ecgs']} ECG segments; wrote {', '.join(paths)}")
     return 0

@@ -32,6 +32,8 @@ OPTIMIZERS = ("adamw", "adam")
 NEW_ROW_INITS = ("mean", "noise")
 FINETUNE_MODES = ("full", "lora")
 PRECISIONS = ("auto", "fp32", "bf16")
+# how often a run checkpoints: may change when a run is resumed (not part of its identity)
+CADENCE_FIELDS = ("save_every", "save_minutes")
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
@@ -92,7 +94,8 @@ class TrainConfig:
     precision: str = "auto"  # "auto" (bf16 on a GPU that has it, else fp32), "fp32" or "bf16"
     seed: int = 0  # seeds model init, data order, dropout
     # --- run bookkeeping ---
-    save_every: int = 0  # optimizer steps between checkpoints (0: only at the end)
+    save_every: int = 0  # optimizer steps between checkpoints (0: by time only, and at the end)
+    save_minutes: float = 10.0  # checkpoint when this many minutes passed since the last one (0: off)
     log_every: int = 10  # optimizer steps between JSONL log lines
     max_new_tokens: int = 16  # generation: new tokens per answer (paper: 128)
     num_beams: int = 1  # generation: 1 = greedy, >1 = beam search
@@ -160,6 +163,8 @@ class TrainConfig:
             raise ConfigError("set max_steps > 0 or epochs > 0")
         if self.max_ecg_tokens is not None and self.max_ecg_tokens < 1:
             raise ConfigError(f"max_ecg_tokens must be >= 1 or None, got {self.max_ecg_tokens!r}")
+        if not (math.isfinite(self.save_minutes) and self.save_minutes >= 0):
+            raise ConfigError(f"save_minutes must be a number of minutes >= 0, got {self.save_minutes!r}")
         if self.max_seconds is not None and not self.max_seconds > 0:
             raise ConfigError(f"max_seconds must be > 0 or None, got {self.max_seconds!r}")
 

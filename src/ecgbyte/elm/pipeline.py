@@ -173,11 +173,13 @@ def train_elm(
     The training summary of :func:`ecgbyte.elm.train.train`.
     """
     from ecgbyte.data.registry import load_splits
+    from ecgbyte.elm.run import claim_run_dir
     from ecgbyte.elm.train import train
 
     if not isinstance(data, dict) or not data.get("name"):
         raise ConfigError(f"the dataset spec needs a 'name' (e.g. 'synthetic'), got {data!r}")
     out = Path(out)
+    claim_run_dir(out, resume=resume)  # a foreign non-empty folder is refused before any work
     if cfg.model != "tiny" and not resume:  # before any data or tokenizer work
         from ecgbyte.elm.model import check_model_path, check_tokenizer_files
 

@@ -9,8 +9,9 @@ Layout of a run directory (written by :func:`ecgbyte.elm.train.train`)::
     RUN/base/                tiny model's initial weights (model="tiny" only)
     RUN/stage1.json          two-stage runs: how the encoder was pretrained
     RUN/log.jsonl            one line per log_every steps
-    RUN/checkpoints/step-NNNNNNN/{weights/, optimizer.pt, rng.pt, state.json}
-    RUN/latest.json          name of the newest complete checkpoint
+    RUN/checkpoints/step-NNNNNNN/{weights/, optimizer.pt, rng.pt, state.json, checksums.json}
+    RUN/latest.json          name of the newest complete checkpoint, its files' sizes and SHA-256
+    RUN/.ecgbyte-manifest.json  marks the folder as an ecgbyte run (ecgbyte.ownership)
     RUN/eval/, RUN/evaluation_<split>.json|.md, RUN/explain/, RUN/report.html   evaluation outputs
 
 Generation, ``ask``, evaluation, ablations, interpretability and the report take a ``RunDir``
@@ -31,8 +32,9 @@ from typing import Any
 
 from ecgbyte.data.items import QAItem
 from ecgbyte.data.sequences import SequenceBuilder, SequenceLayout, TruncationPolicy
+from ecgbyte.elm.checkpoint import latest_checkpoint, load_checkpoint_weights, verify_checkpoint
 from ecgbyte.elm.config import TrainConfig
-from ecgbyte.errors import DatasetError, ModelError
+from ecgbyte.errors import DatasetError, EcgbyteError, ModelError
 
 
 def policy_of(cfg: TrainConfig) -> TruncationPolicy:
@@ -66,17 +68,44 @@ def base_dir_of(cfg: TrainConfig, run_dir: str | os.PathLike[str]) -> Path:
     return Path(run_dir) / "base" if cfg.model == "tiny" else Path(cfg.model)
 
 
-def latest_checkpoint(run_dir: str | os.PathLike[str]) -> Path | None:
-    """The checkpoint ``latest.json`` names, or ``None`` when the run has none yet."""
-    run_dir = Path(run_dir)
-    p = run_dir / "latest.json"
-    if not p.exists():
-        return None
+# what `ecgbyte train` writes in a run folder (its manifest's entries; see ecgbyte.ownership)
+RUN_ENTRIES = (
+    "config.json",
+    "layout.json",
+    "text_tokenizer",
+    "ecg_tokenizer",
+    "base",
+    "stage1.json",
+    "log.jsonl",
+    "coverage.json",
+    "checkpoints",
+    "latest.json",
+)
+
+
+def is_old_run(path: Path) -> bool:
+    """A run folder written before manifests: its ``config.json`` reads as a ``TrainConfig``."""
     try:
-        name = json.loads(p.read_text())["checkpoint"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ModelError(f"{p}: unreadable ({exc}); delete it to start over, or restore it") from exc
-    return run_dir / "checkpoints" / str(name)
+        TrainConfig.load(path / "config.json")
+    except (EcgbyteError, TypeError, ValueError, AttributeError):
+        return False
+    return True
+
+
+def claim_run_dir(run_dir: str | os.PathLike[str], *, resume: bool = False) -> str:
+    """Check that ``run_dir`` may hold this run and record it as an ecgbyte run folder.
+
+    New or empty folders and ecgbyte runs are fine (a run from before manifests, recognised by
+    :func:`is_old_run`, gets one now); any other non-empty folder is refused with a one-line
+    :class:`~ecgbyte.errors.ConfigError`, so no foreign ``config.json`` or ``log.jsonl`` is
+    overwritten. Returns ``"new"``, ``"ours"`` or ``"legacy"``.
+    """
+    from ecgbyte.ownership import check_folder, claim
+
+    state = check_folder(run_dir, "run", legacy=is_old_run, what="run folder (--out)")
+    if not (resume and state == "new"):  # nothing to resume: leave the folder as it is
+        claim(run_dir, "run", RUN_ENTRIES)
+    return state
 
 
 class RunDir:
@@ -108,6 +137,7 @@ class RunDir:
         self.checkpoint_name = checkpoint
         self.device = device
         self._splits: dict[str, list[QAItem]] | None = None
+        self._checkpoint: Path | None = None
         self.n_model_loads = 0
 
     @classmethod
@@ -163,10 +193,19 @@ class RunDir:
         return self.path / "eval" / f"{split}_predictions.jsonl"
 
     def latest_checkpoint(self) -> Path | None:
-        return latest_checkpoint(self.path)
+        """The newest checkpoint whose weights verify (see :func:`ecgbyte.elm.checkpoint.latest_checkpoint`)."""
+        return latest_checkpoint(self.path, scope="weights")
 
     def checkpoint_path(self) -> Path:
-        """The checkpoint this run loads: ``checkpoint`` (inside ``RUN/checkpoints``) or the latest."""
+        """The checkpoint this run loads: ``checkpoint`` (inside ``RUN/checkpoints``) or the latest.
+
+        Its weights are verified against their checksums once; the answer is kept.
+        """
+        if self._checkpoint is None:
+            self._checkpoint = self._find_checkpoint()
+        return self._checkpoint
+
+    def _find_checkpoint(self) -> Path:
         if self.checkpoint_name:
             root = (self.path / "checkpoints").resolve()
             p = (root / self.checkpoint_name).resolve()
@@ -175,6 +214,8 @@ class RunDir:
                     f"checkpoint {self.checkpoint_name!r} is not a checkpoint name under {root}; "
                     "pass a name such as step-0000100"
                 )
+            if p.is_dir() and (reason := verify_checkpoint(p, scope="weights")) is not None:
+                raise ModelError(f"{p}: damaged checkpoint ({reason}); choose another --checkpoint")
         else:
             p = self.latest_checkpoint()
         if p is None or not p.is_dir():
@@ -219,8 +260,12 @@ class RunDir:
         ckpt = self.checkpoint_path()
         tok = self.ecg_tokenizer
         weights = ckpt / "weights"
-        model = M.load_weights(weights, self.config, base_dir=self.base_dir, layout=self.layout)
-        model = tok.restore_model(model, weights)
+        model = load_checkpoint_weights(
+            lambda: tok.restore_model(
+                M.load_weights(weights, self.config, base_dir=self.base_dir, layout=self.layout), weights
+            ),
+            ckpt,
+        )
         model.to(self.device or M.default_device()).eval()
         self.n_model_loads += 1
         return model
@@ -299,4 +344,14 @@ def load_run(
     return RunDir.open(run_dir, ecg_tokenizer=ecg_tokenizer, checkpoint=checkpoint, device=device).load()
 
 
-__all__ = ["RunDir", "base_dir_of", "latest_checkpoint", "load_run", "make_builder", "policy_of"]
+__all__ = [
+    "RUN_ENTRIES",
+    "RunDir",
+    "base_dir_of",
+    "claim_run_dir",
+    "is_old_run",
+    "latest_checkpoint",
+    "load_run",
+    "make_builder",
+    "policy_of",
+]

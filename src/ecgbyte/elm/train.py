@@ -39,11 +39,12 @@ from ecgbyte.data.sequences import (
 )
 from ecgbyte.ecg_tokenizer import EcgTokenizer
 from ecgbyte.elm import model as M
-from ecgbyte.elm.checkpoint import load_training_state, save_checkpoint
-from ecgbyte.elm.config import TrainConfig, lr_at, resolve_noam
-from ecgbyte.elm.run import RunDir, latest_checkpoint, make_builder
+from ecgbyte.elm.checkpoint import load_checkpoint_weights, load_training_state, save_checkpoint
+from ecgbyte.elm.config import CADENCE_FIELDS, TrainConfig, lr_at, resolve_noam
+from ecgbyte.elm.run import RunDir, claim_run_dir, latest_checkpoint, make_builder
 from ecgbyte.errors import ConfigError, DatasetError, ModelError
-from ecgbyte.fileio import write_json
+from ecgbyte.fileio import atomic_write_text, write_json
+from ecgbyte.locks import holds_writer_lock
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,7 @@ def total_steps_of(cfg: TrainConfig, n: int, world: int = 1) -> int:
     return max(1, math.floor(cfg.epochs * (n // (cfg.batch_size * world)) / cfg.grad_accum))
 
 
+@holds_writer_lock("run_dir", "train")
 def train(
     cfg: TrainConfig,
     train_items: Sequence[QAItem],
@@ -130,7 +132,8 @@ def train(
     train_items : QA items of the training split.
     ecg_tokenizer : a trained ECG tokenizer (:class:`ecgbyte.ecg_tokenizer.EcgTokenizer`); on resume
         its hash must match the run's.
-    run_dir : run directory (see :mod:`ecgbyte.elm.run`).
+    run_dir : run directory (see :mod:`ecgbyte.elm.run`); one writer at a time
+        (:mod:`ecgbyte.locks`), and it must be new, empty or an ecgbyte run.
     resume : continue from ``latest.json``'s checkpoint.
     stop_after : stop (with a checkpoint) after this optimizer step, as if killed; for tests.
     cache_dir : optional on-disk cache of encoded ECGs (``.npz`` per record and tokenizer).
@@ -143,6 +146,7 @@ def train(
     if cfg.model != "tiny":
         M.check_model_path(cfg.model)
     cfg = resolve_noam(cfg)  # the noam schedule's width comes from the model, stored in config.json
+    claim_run_dir(run_dir, resume=resume)  # refuses a folder that is not an ecgbyte run
     ckpt = latest_checkpoint(run_dir) if resume else None
     if resume and ckpt is None:
         raise ModelError(f"{run_dir}: nothing to resume (no latest.json); drop --resume to start fresh")
@@ -168,13 +172,21 @@ def train(
     if ckpt is not None:
         run = RunDir(run_dir, ecg_tokenizer=ecg_tokenizer)
         _ = run.ecg_tokenizer  # checks its hash against the run's layout
-        if run.config.to_dict() != cfg.to_dict():
+        if _identity(run.config) != _identity(cfg):
             raise ConfigError(
                 f"{run_dir}: the config differs from the run's config.json; resume with the same options"
             )
         layout, text_tok = run.layout, run.text_tokenizer
-        model = M.load_weights(ckpt / "weights", cfg, base_dir=run.base_dir, layout=layout, is_trainable=True)
-        model = ecg_tokenizer.restore_model(model, ckpt / "weights", is_trainable=True)
+        model = load_checkpoint_weights(
+            lambda: ecg_tokenizer.restore_model(
+                M.load_weights(
+                    ckpt / "weights", cfg, base_dir=run.base_dir, layout=layout, is_trainable=True
+                ),
+                ckpt / "weights",
+                is_trainable=True,
+            ),
+            ckpt,
+        )
     else:
         with acc.main_process_first():  # the main process writes the run's files, then the others read
             model, text_tok, layout = prepare_run(cfg, train_items, ecg_tokenizer, run_dir)
@@ -206,6 +218,7 @@ def train(
         desc="train",
     )
     t0, tokens, loss_sum, loss_n, last = time.perf_counter(), 0, 0.0, 0, float("nan")
+    last_save = time.monotonic()
     for step in bar:
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg, total)
@@ -248,8 +261,9 @@ def train(
             if trackers:
                 acc.log(row, step=done)
             loss_sum, loss_n = 0.0, 0
-        if (cfg.save_every and done % cfg.save_every == 0) or done == end:
+        if _save_due(acc, cfg, done, end, last_save):
             save_checkpoint(acc, model, opt, run_dir, done, total)
+            last_save = time.monotonic()
     bar.close()
     if trackers:
         acc.end_training()
@@ -270,6 +284,26 @@ def train(
         "device": str(acc.device),
         "mixed_precision": acc.mixed_precision,
     }
+
+
+def _identity(cfg: TrainConfig) -> dict[str, Any]:
+    """What a resumed run must share with its config.json: all but the checkpoint cadence."""
+    return {k: v for k, v in cfg.to_dict().items() if k not in CADENCE_FIELDS}
+
+
+def _save_due(acc: Any, cfg: TrainConfig, done: int, end: int, last_save: float) -> bool:
+    """Checkpoint after step ``done``? Every ``save_every`` steps, when ``save_minutes`` passed since
+    the last one, and at the end; the main process decides the timed ones for all processes."""
+    if done == end or (cfg.save_every and done % cfg.save_every == 0):
+        return True
+    if not cfg.save_minutes:
+        return False
+    due = time.monotonic() - last_save >= 60.0 * cfg.save_minutes
+    if acc.num_processes > 1:  # clocks differ: every process must take the same branch
+        from accelerate.utils import broadcast_object_list
+
+        due = bool(broadcast_object_list([due], from_process=0)[0])
+    return due
 
 
 def _report_coverage(examples: Sequence[Example], cfg: TrainConfig, run_dir: Path, *, main: bool) -> dict:
@@ -315,8 +349,15 @@ def _truncate_log(path: Path, step: int) -> None:
     """Drop log lines past ``step`` (written after the checkpoint a resumed run restarts from)."""
     if not path.exists():
         return
-    rows = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
-    path.write_text("".join(r + "\n" for r in rows))
+    rows = []
+    for ln in path.read_text(errors="replace").splitlines():
+        try:
+            keep = json.loads(ln)["step"] <= step
+        except (ValueError, KeyError, TypeError):  # a line cut by a kill: dropped
+            keep = False
+        if keep:
+            rows.append(ln)
+    atomic_write_text(path, "".join(r + "\n" for r in rows))
 
 
 def _trackers() -> list[str]:

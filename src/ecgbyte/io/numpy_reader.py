@@ -173,7 +173,8 @@ def read_numpy(
     rate = fs if fs is not None else stored_fs
     if rate is None:
         raise RecordError(
-            "a .npy file carries no sampling rate; pass fs=... (Hz), or use an .npz with an 'fs' entry",
+            "a .npy file carries no sampling rate; give its rate in Hz (--fs HZ on the command line, "
+            "fs=... in Python), or use an .npz with an 'fs' entry",
             path=p,
             reason="missing_fs",
         )

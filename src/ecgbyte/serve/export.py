@@ -32,6 +32,7 @@ from typing import Any
 from ecgbyte.elm.run import RunDir
 from ecgbyte.errors import ConfigError, ModelError
 from ecgbyte.fileio import atomic_write_text, write_json
+from ecgbyte.ownership import claim
 
 ECG_TOKEN = "<ecg_{}>"
 """Name of ECG token ``K`` in the exported text tokenizer (``<ecg_17>``)."""
@@ -176,6 +177,7 @@ def export_run(
             model_card(run, mode=mode, checkpoint=ckpt.name, base_ref=base_ref, n_ecg=lay.ecg_vocab_size),
         )
         files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
+        claim(tmp, "export", files)  # ecgbyte's manifest (ecgbyte.ownership)
         if out.exists():
             out.rmdir()
         os.replace(tmp, out)
