@@ -320,7 +320,7 @@ def test_preprocess_fs_gives_npy_records_their_rate(tmp_path: Path, capsys: pyte
     assert summary["written"] == 3 and summary["segments"] == 6  # 4 s at 500 Hz -> 2 segments of 2 s
     assert json.loads((out2 / "config.json").read_text())["source_fs"] == 500.0
     assert main(["preprocess", str(src), str(out2), "--fs", "0", "--no-progress"]) == 2
-    assert "--fs must be a sampling rate" in capsys.readouterr().err
+    assert "argument --fs: must be a finite number in 1..10000 Hz" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- --seed with and without --config
