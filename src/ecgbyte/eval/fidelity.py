@@ -8,13 +8,17 @@ representation the 12 standard leads, derived leads rebuilt from I and II), and 
   :class:`~ecgbyte.data.sequences.SequenceBuilder` lays it out (``<ecg_start>``, one marker per
   lead, the tokens, ``<ecg_end>``): the same code path the model trains on;
 - RMSE per lead in mV and as a percentage of the original lead's p1-p99 range;
-- clinical measurements by an independent delineator (NeuroKit2: R peaks, then the DWT
-  delineation of lead II) taken on the original and on the reconstruction separately: heart rate,
+- clinical measurements by an independent delineator (NeuroKit2's standard chain on lead II:
+  ``ecg_clean``, ``ecg_peaks``, ``ecg_delineate`` with the DWT method) taken on the original and on
+  the reconstruction separately: the number of beats, heart rate (beats over the strip),
   QRS, PR and QT durations (medians over beats), and per lead the R amplitude and the ST level
   (60 ms after the QRS offset), both against the PR baseline.
 
 A delineator that fails on a record (too few beats, a flat lead, NeuroKit raising) is reported in
-that record's ``failures`` and its measurements are ``None``; the run goes on. :func:`fidelity`
+that record's ``failures`` and its measurements are ``None``; the run goes on. The same
+measurements on the original plus seeded white noise of the reconstruction's RMSE per lead
+(``perturbed``) give the delineator's own noise floor (``summary["noise_floor"]``): how much of an
+error is the tokens' and how much the delineator's instability. :func:`fidelity`
 adds :func:`summarize` over records (means, p95, median absolute errors, the share of records whose
 heart rate agrees within 1 bpm). NeuroKit2 (``pip install ecgbyte[fidelity]``) is imported here
 only when measuring, never on the tokenizer's import path.
@@ -36,6 +40,8 @@ log = logging.getLogger(__name__)
 
 INTERVALS = ("hr_bpm", "qrs_ms", "pr_ms", "qt_ms")
 AMPLITUDES = ("r_mv", "st_mv")
+CLEAN = "neurokit"
+"""NeuroKit2's cleaning before delineation (``nk.ecg_clean`` method), on both signals alike."""
 CONTEXT = 1024
 """The context the issue asks a whole ECG to fit in (tokens incl. markers)."""
 
@@ -73,7 +79,9 @@ def sequence_tokens(encoding: Any, vocab_size: int, *, lead_markers: bool = True
     return len(builder.build([enc], "", None).input_ids)
 
 
-def clinical_measures(signal: np.ndarray, leads: Sequence[str], fs: float) -> dict[str, Any]:
+def clinical_measures(
+    signal: np.ndarray, leads: Sequence[str], fs: float, *, clean: str | None = CLEAN
+) -> dict[str, Any]:
     """Heart rate, QRS/PR/QT (ms) from lead II (else the first lead) and per-lead R / ST amplitudes (mV).
 
     Raises :class:`ValueError` when the delineator finds fewer than 2 beats; other NeuroKit
@@ -86,6 +94,8 @@ def clinical_measures(signal: np.ndarray, leads: Sequence[str], fs: float) -> di
     rate = round(fs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        if clean is not None:
+            x = np.stack([nk.ecg_clean(row, sampling_rate=rate, method=clean) for row in x])
         _, info = nk.ecg_peaks(x[k], sampling_rate=rate)
         rpeaks = np.asarray(info["ECG_R_Peaks"], dtype=np.int64)
         if rpeaks.size < 2:
@@ -104,6 +114,7 @@ def clinical_measures(signal: np.ndarray, leads: Sequence[str], fs: float) -> di
         return float(np.median(v)) if v.size else None
 
     out: dict[str, Any] = {
+        "n_beats": int(rpeaks.size),
         # beats over the strip (mean RR): a one-sample shift of one R peak moves it by little
         "hr_bpm": 60.0 * fs * (rpeaks.size - 1) / float(rpeaks[-1] - rpeaks[0]),
         "qrs_ms": med((r_off - r_on) * ms),
@@ -168,7 +179,9 @@ def measure_record(tokenizer: Any, ecg: Ecg, *, delineate: bool = True) -> dict[
         "failures": [],
     }
     if delineate:
-        for which, sig in (("original", x), ("reconstruction", y)):
+        # the delineator's own floor: the original plus seeded white noise of the reconstruction's RMSE
+        noisy = x + np.random.default_rng(0).normal(size=x.shape) * rmse[:, None]
+        for which, sig in (("original", x), ("reconstruction", y), ("perturbed", noisy)):
             try:
                 out[which] = clinical_measures(sig, have, original.fs)
             except Exception as exc:  # the delineator's failures are data, reported per record
@@ -208,29 +221,38 @@ def summarize(records: Sequence[dict[str, Any]], *, context: int = CONTEXT) -> d
         "rmse_mv_overall": _stats([r["rmse_mv_overall"] for r in records])["mean"],
         "rmse_pct_range_overall": _stats([r["rmse_pct_range_overall"] for r in records])["mean"],
     }
-    both = [r for r in records if r.get("original") and r.get("reconstruction")]
-    errors: dict[str, Any] = {}
+    out["clinical"] = _clinical_errors(records, leads, "reconstruction")
+    out["noise_floor"] = _clinical_errors(records, leads, "perturbed")
+    out["delineator_failures"] = sum(len(r["failures"]) for r in records)
+    out["records_measured_both"] = out["clinical"].pop("n_both")
+    out["noise_floor"].pop("n_both")
+    return out
+
+
+def _clinical_errors(records: Sequence[dict[str, Any]], leads: list[str], other: str) -> dict[str, Any]:
+    """Absolute errors of the measurements on ``other`` (``reconstruction`` or ``perturbed``) vs the original."""
+    both = [r for r in records if r.get("original") and r.get(other)]
+    errors: dict[str, Any] = {"n_both": len(both)}
     for key in INTERVALS:
-        pairs = [(r["original"][key], r["reconstruction"][key]) for r in both]
+        pairs = [(r["original"][key], r[other][key]) for r in both]
         pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
         err = [abs(b - a) for a, b in pairs]
         errors[key] = {**_stats(err), "original_median": _stats([a for a, _ in pairs])["median"]}
-    hr = [abs(r["reconstruction"]["hr_bpm"] - r["original"]["hr_bpm"]) for r in both]
+    hr = [abs(r[other]["hr_bpm"] - r["original"]["hr_bpm"]) for r in both]
     errors["hr_bpm"]["within_1_bpm"] = float(np.mean([e <= 1.0 for e in hr])) if hr else None
+    same = [r[other]["n_beats"] == r["original"]["n_beats"] for r in both]
+    errors["beats_agree"] = float(np.mean(same)) if same else None
     for key in AMPLITUDES:
         per_lead = {}
         for name in leads:
             err = [
-                abs(r["reconstruction"][key][name] - r["original"][key][name])
+                abs(r[other][key][name] - r["original"][key][name])
                 for r in both
-                if r["original"][key].get(name) is not None and r["reconstruction"][key].get(name) is not None
+                if r["original"][key].get(name) is not None and r[other][key].get(name) is not None
             ]
             per_lead[name] = _stats(err)["median"]
         errors[key] = {"median_abs_error_per_lead": per_lead}
-    out["clinical"] = errors
-    out["delineator_failures"] = sum(len(r["failures"]) for r in records)
-    out["records_measured_both"] = len(both)
-    return out
+    return errors
 
 
 def fidelity(

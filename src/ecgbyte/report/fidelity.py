@@ -36,7 +36,7 @@ def to_markdown(result: dict[str, Any]) -> str:
         f"{tok['vocab_size']} ECG tokens)",
         "",
         f"{s['n_records']} records ({len(result['skipped'])} skipped); delineator: NeuroKit2 "
-        f"(R peaks + DWT on lead II), {s['delineator_failures']} failure(s), "
+        f"(ecg_clean, ecg_peaks, DWT ecg_delineate on lead II), {s['delineator_failures']} failure(s), "
         f"{s['records_measured_both']} records measured on both signals.",
         "",
         "| measure | value |",
@@ -47,14 +47,28 @@ def to_markdown(result: dict[str, Any]) -> str:
         f"| ECGs within {ctx['context']} tokens | {100 * ctx['fraction']:.1f}% |",
         f"| RMSE, all leads (mV) | {_fmt(s['rmse_mv_overall'], 4)} |",
         f"| RMSE, all leads (% of each lead's p1-p99 range) | {_fmt(s['rmse_pct_range_overall'], 2)} |",
-        f"| heart rate: median abs error (bpm) / within 1 bpm | {_fmt(c['hr_bpm']['median'], 2)} / "
-        f"{_fmt(None if c['hr_bpm'].get('within_1_bpm') is None else 100 * c['hr_bpm']['within_1_bpm'], 1)}% |",
     ]
+    lines += [
+        "",
+        "| clinical measure (NeuroKit2, lead II) | from tokens vs original | floor: original + noise of equal RMSE |",
+        "|---|---|---|",
+    ]
+    f = s["noise_floor"]
+
+    def pct(v: Any) -> str:
+        return "n/a" if v is None else f"{100 * v:.1f}%"
+
+    lines.append(f"| same number of beats | {pct(c.get('beats_agree'))} | {pct(f.get('beats_agree'))} |")
+    lines.append(
+        f"| heart rate within 1 bpm | {pct(c['hr_bpm'].get('within_1_bpm'))} | {pct(f['hr_bpm'].get('within_1_bpm'))} |"
+    )
+    lines.append(
+        f"| heart rate, median abs error (bpm) | {_fmt(c['hr_bpm']['median'], 2)} | {_fmt(f['hr_bpm']['median'], 2)} |"
+    )
     for key, label in (("qrs_ms", "QRS"), ("pr_ms", "PR"), ("qt_ms", "QT")):
-        e = c[key]
         lines.append(
-            f"| {label}: median abs error (ms) / p95 / original median (ms) | {_fmt(e['median'], 1)} / "
-            f"{_fmt(e['p95'], 1)} / {_fmt(e['original_median'], 1)} |"
+            f"| {label}, median abs error (ms) [p95]; original median {_fmt(c[key]['original_median'], 0)} ms | "
+            f"{_fmt(c[key]['median'], 1)} [{_fmt(c[key]['p95'], 0)}] | {_fmt(f[key]['median'], 1)} [{_fmt(f[key]['p95'], 0)}] |"
         )
     lines += [
         "",
@@ -108,7 +122,7 @@ def fidelity_report(
     result["skipped"] = unreadable + result["skipped"]
     result["tokenizer"]["directory"] = str(tokenizer_dir)
     out = Path(out_dir)
-    write_json(out / "fidelity.json", result)
+    write_json(out / "fidelity.json", _rounded(result))
     atomic_write_text(out / "fidelity.md", to_markdown(result))
     if plots and result["records"]:
         from ecgbyte.viz.fidelity import plot_fidelity, plot_overlay
@@ -118,6 +132,17 @@ def fidelity_report(
         original, rec = _signals(tok, first, output_leads(tok))
         plot_overlay(original.signal, rec, original.leads, original.fs, out / "overlay.png", title=first.name)
     return result
+
+
+def _rounded(obj: Any, digits: int = 5) -> Any:
+    """``obj`` with every float rounded to ``digits`` decimals (a smaller, readable JSON)."""
+    if isinstance(obj, float):
+        return round(obj, digits)
+    if isinstance(obj, dict):
+        return {k: _rounded(v, digits) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_rounded(v, digits) for v in obj]
+    return obj
 
 
 def _signals(tok: Any, ecg: Any, want: tuple[str, ...]) -> tuple[Any, Any]:

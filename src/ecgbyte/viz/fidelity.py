@@ -32,8 +32,8 @@ def plot_fidelity(result: dict[str, Any], path: str | os.PathLike[str], *, dpi: 
     ctx = summary.get("within_context", {}).get("context", 1024)
     ax1.axvline(ctx, color="k", ls="--", lw=0.8)
     frac = summary.get("within_context", {}).get("fraction", float("nan"))
-    ax1.set_title(f"{name}: tokens per ECG (markers incl.); {100 * frac:.0f}% <= {ctx}")
-    ax1.set_xlabel("LLM tokens per 10 s ECG")
+    ax1.set_title(f"{name}: {100 * frac:.0f}% of ECGs <= {ctx} tokens")
+    ax1.set_xlabel("LLM tokens per 10 s ECG (markers incl.)")
     ax1.set_ylabel("records")
     leads = list(summary.get("rmse_pct_range", {}))
     ax2.bar(range(len(leads)), [summary["rmse_pct_range"][n] or 0 for n in leads], color="#66aa55")
@@ -55,7 +55,7 @@ def plot_fidelity(result: dict[str, Any], path: str | os.PathLike[str], *, dpi: 
     ax3.boxplot(errs, showfliers=True)
     ax3.set_xticks(range(1, len(keys) + 1), [k.replace("_ms", "").upper() for k in keys])
     ax3.set_ylabel("|reconstruction - original| (ms)")
-    ax3.set_title("delineator (NeuroKit2 DWT) on both")
+    ax3.set_title("NeuroKit2 intervals, tokens vs original")
     fig.tight_layout()
     return save_figure(fig, path, dpi=dpi)
 
@@ -68,13 +68,13 @@ def plot_overlay(
     path: str | os.PathLike[str],
     *,
     title: str = "",
-    dpi: int = 110,
+    dpi: int = 80,
 ) -> Path:
     """Every lead of one record: the preprocessed signal and its token reconstruction, stacked."""
     from matplotlib.figure import Figure
 
     n = len(leads)
-    fig = Figure(figsize=(12, 1.0 * n + 0.6))
+    fig = Figure(figsize=(11, 0.9 * n + 0.6))
     axes = fig.subplots(n, 1, sharex=True, squeeze=False)[:, 0]
     t = np.arange(original.shape[1]) / fs
     for ax, name, x, y in zip(axes, leads, original, reconstruction):
