@@ -194,3 +194,41 @@ def test_preset_validation():
     with pytest.raises(Exception, match="unknown preset"):
         get_preset("nope")
     assert PRESETS["compact"].output_leads == STANDARD_LEADS
+
+
+def test_run_expecting_a_representation_refuses_another(records, tmp_path, capsys):
+    """`ecgbyte train --data-arg representation=compact` with a paper tokenizer folder: one line, exit 2."""
+    pytest.importorskip("torch")
+    paper = train_preset(records[:2], "paper", n_merges=30, threads=1)
+    paper.save_pretrained(tmp_path / "paper_tok")
+    argv = ["train", "--data", "synthetic", "--n-ecgs", "20", "--model", "tiny", "--steps", "1"]
+    argv += ["--data-arg", "representation=compact", "--ecg-tokenizer", str(tmp_path / "paper_tok")]
+    assert main([*argv, "--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "'paper' representation, but this run expects 'compact'" in err and "paper_tok" in err
+    assert not (tmp_path / "run" / "log.jsonl").exists()  # refused before any training
+
+
+@pytest.mark.slow
+def test_train_with_the_compact_representation_on_synthetic_data(tmp_path):
+    """The synthetic QA data at 100 Hz is already in compact's pipeline: a run trains its compact
+    tokenizer on it and stores the representation."""
+    pytest.importorskip("torch")
+    argv = [
+        "train",
+        "--data",
+        "synthetic",
+        "--n-ecgs",
+        "24",
+        "--fs",
+        "100",
+        "--leads",
+        ",".join(INDEPENDENT_LEADS),
+    ]
+    argv += ["--data-arg", "representation=compact", "--model", "tiny", "--steps", "1", "--no-progress"]
+    assert main([*argv, "--out", str(tmp_path / "run")]) == 0
+    cfg = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert cfg["extra"]["representation"]["preset"] == "compact"
+    tok = load_preset_tokenizer(tmp_path / "run" / "ecg_tokenizer", expect="compact")
+    assert tok.leads == INDEPENDENT_LEADS and tok.fs == 100.0

@@ -201,7 +201,9 @@ class Preset:
 
 
 def _compact() -> Preset:
-    pre = PreprocessConfig(bandpass_high=40.0, target_fs=100.0, segment_length=1000)
+    # segment_length None: the same config (and hash) as the synthetic QA data at 100 Hz
+    # (ecgbyte.data.synthetic_qa.preprocess_config_for), so those ECGs encode as they are
+    pre = PreprocessConfig(bandpass_high=40.0, target_fs=100.0, segment_length=None)
     return Preset(
         name="compact",
         leads=INDEPENDENT_LEADS,

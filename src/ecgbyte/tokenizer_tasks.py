@@ -56,20 +56,25 @@ def train_tokenizer(
 
     pre = None
     if preset is not None:
+        import dataclasses
+
         from ecgbyte.presets import get_preset
 
         pre = get_preset(preset).preprocess
+        if pre.segment_length is None:  # the segment length to cut records into
+            pre = dataclasses.replace(pre, segment_length=round(10 * pre.target_fs))
     ecgs, cfg, info = load_training_ecgs(src, segment_seconds=segment_seconds, layout=layout, preprocess=pre)
     n = len(ecgs) if num_ecgs is None else num_ecgs
     chosen = sample_ecgs(ecgs, n, method=sampling, seed=seed)
     if preset is not None:
         from ecgbyte.preset_tokenizer import train_preset
 
-        over: dict[str, Any] = {"preprocess": cfg}  # the preset's, with the segment length used here
-        if n_merges is not None:
-            over["n_merges"] = n_merges
+        over: dict[str, Any] = {} if n_merges is None else {"n_merges": n_merges}
+        # cfg is the preset's pipeline but for the segment length (which only sets the too-short
+        # check; shards made with another pipeline were refused): the segments are the preset's
+        same = {"preprocess_hash": get_preset(preset).preprocess.hash()}
         tok = train_preset(
-            [ecgs[i] for i in chosen],
+            [ecgs[i].replace(meta={**ecgs[i].meta, **same}) for i in chosen],
             preset,
             seed=seed,
             progress=progress,
