@@ -8,9 +8,10 @@ representation the 12 standard leads, derived leads rebuilt from I and II), and 
   :class:`~ecgbyte.data.sequences.SequenceBuilder` lays it out (``<ecg_start>``, one marker per
   lead, the tokens, ``<ecg_end>``): the same code path the model trains on;
 - RMSE per lead in mV and as a percentage of the original lead's p1-p99 range;
-- clinical measurements by an independent delineator (NeuroKit2's standard chain on lead II:
-  ``ecg_clean``, ``ecg_peaks``, ``ecg_delineate`` with the DWT method) taken on the original and on
-  the reconstruction separately: the number of beats, heart rate (beats over the strip),
+- clinical measurements by an independent delineator (NeuroKit2: ``ecg_clean``, ``ecg_peaks`` with
+  the Kalidas 2017 detector, ``ecg_delineate`` with the DWT method, at >= 250 Hz, on the lead with
+  the tallest QRS in the original) taken on the original and on the reconstruction separately: the
+  number of beats, heart rate (60 / median RR),
   QRS, PR and QT durations (medians over beats), and per lead the R amplitude and the ST level
   (60 ms after the QRS offset), both against the PR baseline.
 
@@ -42,6 +43,14 @@ INTERVALS = ("hr_bpm", "qrs_ms", "pr_ms", "qt_ms")
 AMPLITUDES = ("r_mv", "st_mv")
 CLEAN = "neurokit"
 """NeuroKit2's cleaning before delineation (``nk.ecg_clean`` method), on both signals alike."""
+PEAKS = "kalidas2017"
+"""NeuroKit2's R-peak detector (``nk.ecg_peaks`` method): the stationary-wavelet detector of Kalidas
+& Tamil 2017. On the PTB-XL fixtures it is the steadiest of those tried (``neurokit``, ``elgendi2010``,
+``rodrigues2021``, ``hamilton2002``): under white noise of the tokens' RMSE it keeps its heart rate
+within 1 bpm most often (see ``benchmarks/evidence/fidelity/README.md``)."""
+DELINEATE_FS = 250.0
+"""Signals sampled below this are upsampled to it (cubic, original and reconstruction alike) before
+delineation: the detectors and the DWT delineator are built for such rates."""
 CONTEXT = 1024
 """The context the issue asks a whole ECG to fit in (tokens incl. markers)."""
 
@@ -80,23 +89,38 @@ def sequence_tokens(encoding: Any, vocab_size: int, *, lead_markers: bool = True
 
 
 def clinical_measures(
-    signal: np.ndarray, leads: Sequence[str], fs: float, *, clean: str | None = CLEAN
+    signal: np.ndarray,
+    leads: Sequence[str],
+    fs: float,
+    *,
+    lead: str | None = None,
+    clean: str | None = CLEAN,
+    peaks: str = PEAKS,
 ) -> dict[str, Any]:
-    """Heart rate, QRS/PR/QT (ms) from lead II (else the first lead) and per-lead R / ST amplitudes (mV).
+    """Heart rate, QRS/PR/QT (ms) from one lead and per-lead R / ST amplitudes (mV).
+
+    ``lead``: the lead to detect and delineate beats in (default: the one with the largest p1-p99
+    range, i.e. the tallest QRS; :func:`measure_record` picks it on the original and uses it on
+    both signals). Signals below :data:`DELINEATE_FS` are upsampled to it first; heart rate is
+    60 / the median RR interval.
 
     Raises :class:`ValueError` when the delineator finds fewer than 2 beats; other NeuroKit
     errors pass through (the caller records them).
     """
     import neurokit2 as nk
 
+    from ecgbyte.signal.resample import resample
+
     x = np.asarray(signal, dtype=np.float64)
-    k = list(leads).index("II") if "II" in leads else 0
+    if fs < DELINEATE_FS:
+        x, fs = resample(x, fs, DELINEATE_FS).astype(np.float64), DELINEATE_FS
+    k = list(leads).index(lead) if lead is not None else tallest_lead(x)
     rate = round(fs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if clean is not None:
             x = np.stack([nk.ecg_clean(row, sampling_rate=rate, method=clean) for row in x])
-        _, info = nk.ecg_peaks(x[k], sampling_rate=rate)
+        _, info = nk.ecg_peaks(x[k], sampling_rate=rate, method=peaks)
         rpeaks = np.asarray(info["ECG_R_Peaks"], dtype=np.int64)
         if rpeaks.size < 2:
             raise ValueError(f"{rpeaks.size} R peak(s) found in lead {leads[k]}")
@@ -114,9 +138,9 @@ def clinical_measures(
         return float(np.median(v)) if v.size else None
 
     out: dict[str, Any] = {
+        "lead": leads[k],
         "n_beats": int(rpeaks.size),
-        # beats over the strip (mean RR): a one-sample shift of one R peak moves it by little
-        "hr_bpm": 60.0 * fs * (rpeaks.size - 1) / float(rpeaks[-1] - rpeaks[0]),
+        "hr_bpm": 60.0 * fs / float(np.median(np.diff(rpeaks))),
         "qrs_ms": med((r_off - r_on) * ms),
         "pr_ms": med((r_on - p_on) * ms),
         "qt_ms": med((t_off - r_on) * ms),
@@ -140,6 +164,12 @@ def clinical_measures(
         st[name] = float(np.median(sts)) if sts else None
     out["r_mv"], out["st_mv"] = r_amp, st
     return out
+
+
+def tallest_lead(signal: np.ndarray) -> int:
+    """Index of the lead with the largest p1-p99 range (the tallest QRS complexes)."""
+    p1, p99 = np.percentile(np.asarray(signal, dtype=np.float64), [1, 99], axis=-1)
+    return int(np.argmax(p99 - p1))
 
 
 def measure_record(tokenizer: Any, ecg: Ecg, *, delineate: bool = True) -> dict[str, Any]:
@@ -181,9 +211,10 @@ def measure_record(tokenizer: Any, ecg: Ecg, *, delineate: bool = True) -> dict[
     if delineate:
         # the delineator's own floor: the original plus seeded white noise of the reconstruction's RMSE
         noisy = x + np.random.default_rng(0).normal(size=x.shape) * rmse[:, None]
+        lead = have[tallest_lead(x)]  # chosen on the original, used on all three
         for which, sig in (("original", x), ("reconstruction", y), ("perturbed", noisy)):
             try:
-                out[which] = clinical_measures(sig, have, original.fs)
+                out[which] = clinical_measures(sig, have, original.fs, lead=lead)
             except Exception as exc:  # the delineator's failures are data, reported per record
                 out[which] = None
                 out["failures"].append({"signal": which, "error": f"{type(exc).__name__}: {exc}"[:300]})
@@ -287,4 +318,12 @@ def fidelity(
     return {"tokenizer": about, "summary": summarize(records), "records": records, "skipped": skipped}
 
 
-__all__ = ["clinical_measures", "fidelity", "measure_record", "output_leads", "sequence_tokens", "summarize"]
+__all__ = [
+    "clinical_measures",
+    "fidelity",
+    "measure_record",
+    "output_leads",
+    "sequence_tokens",
+    "summarize",
+    "tallest_lead",
+]

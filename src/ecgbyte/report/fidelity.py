@@ -36,7 +36,8 @@ def to_markdown(result: dict[str, Any]) -> str:
         f"{tok['vocab_size']} ECG tokens)",
         "",
         f"{s['n_records']} records ({len(result['skipped'])} skipped); delineator: NeuroKit2 "
-        f"(ecg_clean, ecg_peaks, DWT ecg_delineate on lead II), {s['delineator_failures']} failure(s), "
+        f"(ecg_clean, Kalidas 2017 R peaks, DWT delineation, at >= 250 Hz, on each record's tallest lead), "
+        f"{s['delineator_failures']} failure(s), "
         f"{s['records_measured_both']} records measured on both signals.",
         "",
         "| measure | value |",
@@ -50,7 +51,7 @@ def to_markdown(result: dict[str, Any]) -> str:
     ]
     lines += [
         "",
-        "| clinical measure (NeuroKit2, lead II) | from tokens vs original | floor: original + noise of equal RMSE |",
+        "| clinical measure (NeuroKit2) | from tokens vs original | floor: original + noise of equal RMSE |",
         "|---|---|---|",
     ]
     f = s["noise_floor"]
