@@ -183,6 +183,16 @@ def test_train_tokenizer_cli_preset(ptbxl_dir, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:  # argparse: exit status 2 as well
         main(["train-tokenizer", str(ptbxl_dir), str(out), "--preset", "tiny"])
     assert exc.value.code == 2
+    argv2 = [
+        "train-tokenizer",
+        str(ptbxl_dir),
+        str(out),
+        "--preset",
+        "compact",
+        "--quantizer",
+        "ecgbyte.quantizer_x",
+    ]
+    assert main(argv2) == 2 and "does not combine with --preset" in capsys.readouterr().err
     from ecgbyte.commands.train_tokenizer import PRESET_NAMES
 
     assert set(PRESET_NAMES) == set(PRESETS)  # the command's choices follow the registry
@@ -232,3 +242,17 @@ def test_train_with_the_compact_representation_on_synthetic_data(tmp_path):
     assert cfg["extra"]["representation"]["preset"] == "compact"
     tok = load_preset_tokenizer(tmp_path / "run" / "ecg_tokenizer", expect="compact")
     assert tok.leads == INDEPENDENT_LEADS and tok.fs == 100.0
+
+
+def test_decoded_leads_name_the_rows_of_decode(compact, records):
+    from ecgbyte.presets import decoded_leads
+
+    assert decoded_leads(compact) == STANDARD_LEADS
+    plain = ECGByteTokenizer.train(records[:2], n_merges=20, leads=("V1", "II"))
+    assert decoded_leads(plain) == ("V1", "II")
+    enc = compact.encode(records[5])
+    rec = compact.decode(enc)
+    out = decoded_leads(compact)
+    for i, name in enumerate(enc.leads):  # each encoded lead decodes into the row named after it
+        alone = compact.decode(enc.lead_ids(i))[0]  # one lead's ids: that lead, nothing rebuilt
+        np.testing.assert_array_equal(rec[out.index(name)], alone)

@@ -234,6 +234,13 @@ def get_preset(preset: str | Preset, **overrides: Any) -> Preset:
     return dataclasses.replace(base, **overrides) if overrides else base
 
 
+def decoded_leads(tokenizer: Any) -> tuple[str, ...]:
+    """The lead of each row ``tokenizer.decode`` returns for a whole encoding: its preset's
+    :attr:`Preset.output_leads` (12 standard leads), else the leads it encodes."""
+    preset = getattr(tokenizer, "preset", None)
+    return preset.output_leads if preset is not None else tuple(tokenizer.leads)
+
+
 def preset_name(tokenizer: Any) -> str | None:
     """The name of the preset a tokenizer was made from; ``None`` for one made without."""
     preset = getattr(tokenizer, "preset", None)
@@ -268,6 +275,7 @@ __all__ = [
     "PRESETS",
     "Preset",
     "check_preset",
+    "decoded_leads",
     "get_preset",
     "preset_name",
 ]

@@ -55,6 +55,12 @@ def train_tokenizer(
     from ecgbyte.tokenizer import ECGByteTokenizer
 
     pre = None
+    if preset is not None and quantizer != "ecgbyte.quantizer":
+        from ecgbyte.errors import ConfigError
+
+        raise ConfigError(
+            f"--quantizer {quantizer} does not combine with --preset {preset}: the preset names its own"
+        )
     if preset is not None:
         import dataclasses
 

@@ -56,9 +56,10 @@ CONTEXT = 1024
 
 
 def output_leads(tokenizer: Any) -> tuple[str, ...]:
-    """The leads ``tokenizer.decode`` returns for a whole encoding."""
-    preset = getattr(tokenizer, "preset", None)
-    return preset.output_leads if preset is not None else tuple(tokenizer.leads)
+    """The leads ``tokenizer.decode`` returns for a whole encoding (:func:`ecgbyte.presets.decoded_leads`)."""
+    from ecgbyte.presets import decoded_leads
+
+    return decoded_leads(tokenizer)
 
 
 def sequence_tokens(encoding: Any, vocab_size: int, *, lead_markers: bool = True) -> int:
