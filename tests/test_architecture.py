@@ -136,6 +136,8 @@ TOKENIZER_STACK = (
     "ecgbyte.ecg",
     "ecgbyte.errors",
     "ecgbyte.fileio",
+    "ecgbyte.limits",
+    "ecgbyte.cli_args",
     "ecgbyte.io",
     "ecgbyte.signal",
     "ecgbyte.symbols",

@@ -107,4 +107,4 @@ def test_cli_demo_signal_stage(tmp_path, capsys):
     assert (sig / "summary.json").is_file() and not (sig / "signals.png").exists()
     assert main(["demo", "--out", str(tmp_path / "x"), "--n-ecgs", "0"]) == 2
     err = capsys.readouterr().err
-    assert "--n-ecgs must be >= 10" in err and not (tmp_path / "x").exists()
+    assert "argument --n-ecgs: must be an integer in 10.." in err and not (tmp_path / "x").exists()

@@ -33,7 +33,8 @@ def test_fast_path_matches_wfdb_on_real_records(shared_data, rel):
     n_sig, _, sig_len, _ = _check_record_line(lines, hea)
     fast = _read_fmt16(hea, lines, n_sig, sig_len)
     assert fast is not None, "these records are single-file format 16 and must take the fast path"
-    phys, names, _, comments = fast
+    phys, names, _, comments, mismatch = fast
+    assert mismatch == []  # header checksums agree (PTB-XL writes them unsigned: compared mod 2**16)
     ref, ref_names, ref_comments = _reference(stem)
     np.testing.assert_allclose(phys, ref, rtol=0, atol=1e-12)
     assert names == ref_names

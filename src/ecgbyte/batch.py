@@ -31,6 +31,7 @@ from ecgbyte.ecg import STANDARD_LEADS
 from ecgbyte.errors import ConfigError, EcgbyteError
 from ecgbyte.io import shards as sh
 from ecgbyte.io.layouts import RecordRef, detect_layout, discover
+from ecgbyte.limits import cap_workers
 from ecgbyte.signal.config import PreprocessConfig
 
 log = logging.getLogger(__name__)
@@ -204,6 +205,7 @@ def preprocess_dataset(
     cfg = _coerce_config(config)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ConfigError(f"workers must be a positive integer, got {workers!r}")
+    workers = cap_workers(workers)  # more processes than CPUs only fork-storm the machine
     if isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1:
         raise ConfigError(f"shard_size must be a positive number of records, got {shard_size!r}")
     if leads is None or isinstance(leads, str) or not leads:

@@ -4,7 +4,8 @@ Sub-commands live one per module in :mod:`ecgbyte.commands`; each module defines
 ``NAME`` (the sub-command), ``HELP`` (one line), ``add_arguments(parser)`` and
 ``run(args) -> int``. Modules import heavy dependencies (torch...) inside ``run``
 only, so ``ecgbyte --help`` stays fast. Every :class:`~ecgbyte.errors.EcgbyteError`
-is printed as one line, with exit status 2.
+is printed as one line, with exit status 2; so is a command line that does not parse
+(numeric flags are checked while parsing, see :mod:`ecgbyte.cli_args`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from ecgbyte import __version__
+from ecgbyte.cli_args import Parser, UsageError
 from ecgbyte.errors import EcgbyteError
 
 
@@ -29,7 +31,7 @@ def _command_modules() -> list:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="ecgbyte",
         description="ECG-Byte: tokenize 12-lead ECGs with BPE and train ECG language models.",
     )
@@ -50,7 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:  # a bad flag: one line, exit status 2 (argparse's own status)
+        print(exc, file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )

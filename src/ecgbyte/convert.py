@@ -12,9 +12,15 @@ ECG-Bench (``ecg_byte_tokenizer_5000_500000.pkl`` and friends) store a tokenizer
 Their corpus is the symbols ``'a'..'z'`` (bytes 97..122), so every merged token is a string of
 those letters. Their encoder is greedy longest match over all tokens (a trie).
 
-Loading never executes pickle code: :class:`_PlainUnpickler` refuses every global (so no
-``__reduce__`` payload, class or function can be resolved) and every persistent id, and the
-result is then checked to be plain containers of ``int``/``str``/``bytes``.
+Loading never executes pickle code: the opcodes are first scanned (``pickletools.genops``, pure
+Python, which checks every length a pickle claims against the bytes that remain, so a pickle
+claiming a 2**60-byte string is refused without allocating it) and any opcode that could call
+or build something other than plain data is refused; :class:`_PlainUnpickler` then refuses every
+global and persistent id again. The result is checked to be plain containers of
+``int``/``str``/``bytes`` by one walk that visits each object once (shared references, the
+"memo bomb", are not walked again) within :data:`~ecgbyte.limits.MAX_PICKLE_DEPTH` levels. The
+file size, the number of merges and the symbols in them are bounded (:mod:`ecgbyte.limits`), and
+so is the work of rebuilding the merge pairs.
 
 Id mapping to ecgbyte: symbol ``chr(97 + s)`` (their id ``97 + s``) is our id ``s`` (0..25); their
 merge ids ``256 + i`` map in rank order to ``26 + (number of distinct new strings before it)``
@@ -27,6 +33,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import pickletools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,10 +41,17 @@ from typing import Any
 import numpy as np
 
 from ecgbyte.errors import TokenizerError
+from ecgbyte.limits import MAX_MERGES, MAX_PICKLE_BYTES, MAX_PICKLE_DEPTH, MAX_TOKEN_SYMBOLS
+
+MAX_MERGE_SYMBOLS = 1 << 24
+"""Symbols over all merged tokens of a pickle (a 5000-merge tokenizer has tens of thousands)."""
+MAX_SPLIT_WORK = 1 << 32
+"""Sum of squared token lengths: the work of :func:`split_pairs` (characters compared)."""
 
 ORIGINAL_SYMBOL_OFFSET = 97  # their id of symbol 'a'
 ORIGINAL_FIRST_MERGE_ID = 256
 _N_SYMBOLS = 26
+_MAX_ORIGINAL_ID = 2**31 - 1  # their ids are int32 in every file they wrote
 
 
 class _PlainUnpickler(pickle.Unpickler):
@@ -52,13 +66,49 @@ class _PlainUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError("refusing persistent ids")
 
 
+# opcodes that resolve a name, call something or build an object: never in a plain-data pickle
+_REFUSED_OPCODES = frozenset(
+    (
+        "GLOBAL",
+        "STACK_GLOBAL",
+        "INST",
+        "OBJ",
+        "NEWOBJ",
+        "NEWOBJ_EX",
+        "REDUCE",
+        "BUILD",
+        "PERSID",
+        "BINPERSID",
+        "EXT1",
+        "EXT2",
+        "EXT4",
+        "BYTEARRAY8",
+        "NEXT_BUFFER",
+        "READONLY_BUFFER",
+    )
+)
+
+
 def safe_load_pickle(data: bytes, *, where: str = "<bytes>") -> Any:
     """Unpickle ``data`` admitting plain containers (dict/list/tuple/set), str, bytes, int only.
 
     Raises :class:`TokenizerError` naming ``where`` for anything else (a class, a function, a
-    ``__reduce__`` payload, a truncated or non-pickle file).
+    ``__reduce__`` payload, a truncated or non-pickle file, a length the file does not hold,
+    more than :data:`~ecgbyte.limits.MAX_PICKLE_BYTES` or deeper than
+    :data:`~ecgbyte.limits.MAX_PICKLE_DEPTH` nested containers).
     """
+    if len(data) > MAX_PICKLE_BYTES:
+        raise TokenizerError(
+            f"{where}: {len(data)} bytes, more than an ECG-Byte tokenizer pickle holds ({MAX_PICKLE_BYTES})"
+        )
+    hint = (
+        "only (vocab, merges) pickles of dicts, lists, strings and ints are accepted, and no pickle code "
+        "is ever run"
+    )
     try:
+        for op, _arg, _pos in pickletools.genops(data):
+            if op.name in _REFUSED_OPCODES:
+                raise pickle.UnpicklingError(f"refusing to load global or run code (opcode {op.name})")
         obj = _PlainUnpickler(io.BytesIO(data)).load()
     except (
         pickle.UnpicklingError,
@@ -68,32 +118,46 @@ def safe_load_pickle(data: bytes, *, where: str = "<bytes>") -> Any:
         KeyError,
         IndexError,
         AttributeError,
+        MemoryError,
+        OverflowError,
+        RecursionError,
     ) as exc:
-        raise TokenizerError(
-            f"{where}: not a plain-data pickle ({exc}); only (vocab, merges) pickles of dicts, lists, "
-            "strings and ints are accepted, and no pickle code is ever run"
-        ) from exc
+        raise TokenizerError(f"{where}: not a plain-data pickle ({str(exc)[:200]}); {hint}") from None
     _check_plain(obj, where)
     return obj
 
 
-def _check_plain(obj: Any, where: str, depth: int = 0) -> None:
-    if depth > 20:
-        raise TokenizerError(f"{where}: pickle nests deeper than a (vocab, merges) tokenizer can")
-    if isinstance(obj, (str, bytes, int)) and not isinstance(obj, bool):
-        return
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            _check_plain(k, where, depth + 1)
-            _check_plain(v, where, depth + 1)
-        return
-    if isinstance(obj, (list, tuple, set, frozenset)):
-        for v in obj:
-            _check_plain(v, where, depth + 1)
-        return
-    raise TokenizerError(
-        f"{where}: pickle holds a {type(obj).__name__}; expected only containers, str, bytes, int"
-    )
+def _check_plain(obj: Any, where: str) -> None:
+    """Plain data only, walked once per object (iteratively): no exponential walk over shared references."""
+    seen: set[int] = set()
+    stack: list[tuple[Any, int]] = [(obj, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (str, bytes, int)) and not isinstance(item, bool):
+            continue
+        if depth >= MAX_PICKLE_DEPTH:
+            raise TokenizerError(f"{where}: pickle nests deeper than a (vocab, merges) tokenizer can")
+        if id(item) in seen:  # a shared reference (or a cycle): its content was checked already
+            continue
+        if isinstance(item, dict):
+            seen.add(id(item))
+            stack.extend((x, depth + 1) for kv in item.items() for x in kv)
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            seen.add(id(item))
+            stack.extend((x, depth + 1) for x in item)
+        else:
+            raise TokenizerError(
+                f"{where}: pickle holds a {type(item).__name__}; expected only containers, str, bytes, int"
+            )
+
+
+def _short(obj: Any) -> str:
+    """A bounded description of a pickled value (``repr`` of a shared-reference bomb never ends)."""
+    if isinstance(obj, (int, str, bytes)) and not isinstance(obj, bool):
+        text = repr(obj[:40] if isinstance(obj, (str, bytes)) else obj)
+        return text if len(text) <= 60 else text[:57] + "..."
+    size = f" of {len(obj)}" if isinstance(obj, (list, tuple, dict, set, frozenset)) else ""
+    return f"a {type(obj).__name__}{size}"
 
 
 @dataclass(frozen=True)
@@ -121,6 +185,11 @@ def read_original(path: str | Path) -> OriginalTokenizer:
     """Read an original ``(vocab, merges)`` pickle without running pickle code."""
     path = Path(path)
     try:
+        if path.stat().st_size > MAX_PICKLE_BYTES:
+            raise TokenizerError(
+                f"{path}: {path.stat().st_size} bytes, more than an ECG-Byte tokenizer pickle holds "
+                f"({MAX_PICKLE_BYTES}); this is not a tokenizer pickle"
+            )
         data = path.read_bytes()
     except OSError as exc:
         raise TokenizerError(f"{path}: cannot read the pickle ({exc.strerror}); check the path") from exc
@@ -136,17 +205,33 @@ def parse_original(obj: Any, *, where: str = "<pickle>") -> OriginalTokenizer:
             f"got {type(obj).__name__}"
         )
     vocab, merges = obj
+    if len(merges) > MAX_MERGES:
+        raise TokenizerError(f"{where}: {len(merges)} merges, more than ecgbyte accepts ({MAX_MERGES})")
     strings: dict[int, str] = {b: (chr(b) if b <= 127 else f"<{b}>") for b in range(256)}
     tokens: list[str] = []
     original_ids: list[int] = []
+    n_symbols = work = 0
     for i, item in enumerate(merges):
         if not (isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[1], int)):
-            raise TokenizerError(f"{where}: merge #{i} is not a (byte sequence, id) pair: {item!r:.80}")
+            raise TokenizerError(f"{where}: merge #{i} is not a (byte sequence, id) pair: {_short(item)}")
         seq, tid = item
-        if not (
-            isinstance(seq, (list, tuple, bytes)) and len(seq) >= 2 and all(isinstance(b, int) for b in seq)
-        ):
-            raise TokenizerError(f"{where}: merge #{i} has no byte sequence of length >= 2: {seq!r:.80}")
+        if not isinstance(seq, (list, tuple, bytes)) or not 2 <= len(seq) <= MAX_TOKEN_SYMBOLS:
+            raise TokenizerError(
+                f"{where}: merge #{i} has no byte sequence of length >= 2 (and <= {MAX_TOKEN_SYMBOLS}): {_short(seq)}"
+            )
+        n_symbols, work = n_symbols + len(seq), work + len(seq) ** 2
+        if n_symbols > MAX_MERGE_SYMBOLS:
+            raise TokenizerError(
+                f"{where}: the merged tokens hold more symbols than a tokenizer has ({n_symbols} by merge #{i}, "
+                f"at most {MAX_MERGE_SYMBOLS}); this is not an ECG-Byte tokenizer"
+            )
+        if work > MAX_SPLIT_WORK:
+            raise TokenizerError(
+                f"{where}: the merged tokens are too long to rebuild their pairs (sum of squared lengths "
+                f"{work} by merge #{i}, at most {MAX_SPLIT_WORK}); this is not an ECG-Byte tokenizer"
+            )
+        if not all(isinstance(b, int) for b in seq):
+            raise TokenizerError(f"{where}: merge #{i} holds a byte that is not an int: {_short(seq)}")
         bad = [b for b in seq if not ORIGINAL_SYMBOL_OFFSET <= b < ORIGINAL_SYMBOL_OFFSET + _N_SYMBOLS]
         if bad:
             raise TokenizerError(
@@ -154,7 +239,12 @@ def parse_original(obj: Any, *, where: str = "<pickle>") -> OriginalTokenizer:
                 "this is not an ECG-Byte tokenizer"
             )
         text = "".join(chr(b) for b in seq)
-        if tid in strings or tid < ORIGINAL_FIRST_MERGE_ID:
+        if isinstance(tid, bool) or not ORIGINAL_FIRST_MERGE_ID <= tid <= _MAX_ORIGINAL_ID:
+            raise TokenizerError(
+                f"{where}: merge #{i} has id {_short(tid)}, outside {ORIGINAL_FIRST_MERGE_ID}..{_MAX_ORIGINAL_ID}; "
+                "the file is damaged"
+            )
+        if tid in strings:
             raise TokenizerError(f"{where}: merge #{i} reuses id {tid}; the file is damaged")
         strings[tid] = text
         tokens.append(text)
@@ -163,7 +253,7 @@ def parse_original(obj: Any, *, where: str = "<pickle>") -> OriginalTokenizer:
         for tid, text in zip(original_ids, tokens):
             if tid in vocab and vocab[tid] != text:
                 raise TokenizerError(
-                    f"{where}: vocab[{tid}] = {vocab[tid]!r:.40} but merges say {text!r:.40}; the file is damaged"
+                    f"{where}: vocab[{tid}] = {_short(vocab[tid])} but merges say {_short(text)}; the file is damaged"
                 )
     elif vocab is not None:
         raise TokenizerError(f"{where}: vocab is a {type(vocab).__name__}, expected a dict of id -> string")

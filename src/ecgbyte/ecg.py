@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ecgbyte.errors import RecordError
+from ecgbyte.errors import ConfigError, RecordError
+from ecgbyte.limits import MAX_FS_HZ, MIN_FS_HZ
 
 STANDARD_LEADS: tuple[str, ...] = (
     "I",
@@ -44,6 +45,38 @@ def canonical_lead_name(name: str) -> str | None:
     ('aVR', 'V1', None)
     """
     return _BY_KEY.get(name.strip().lower())
+
+
+def check_lead_names(leads: Any, *, what: str = "leads") -> tuple[str, ...]:
+    """``leads`` as a tuple of distinct standard lead names, spelled as given; else :class:`ConfigError`.
+
+    A bare string is refused (``"II"`` would otherwise become the leads ``I, I``), as are unknown
+    names, repeats (``II`` and ``ii``) and an empty list.
+
+    >>> check_lead_names(["II", "V1"])
+    ('II', 'V1')
+    >>> check_lead_names("II")
+    Traceback (most recent call last):
+    ...
+    ecgbyte.errors.ConfigError: leads must be a list of lead names such as ["II", "V1"], got the string 'II'
+    """
+    if isinstance(leads, (str, bytes)):
+        raise ConfigError(
+            f'{what} must be a list of lead names such as ["II", "V1"], got the string {leads!r}'
+        )
+    if not isinstance(leads, (list, tuple)) or not leads:
+        raise ConfigError(f"{what} must be a non-empty list of lead names, got {leads!r:.80}")
+    seen: dict[str, str] = {}
+    for name in leads:
+        canon = canonical_lead_name(name) if isinstance(name, str) else None
+        if canon is None:
+            raise ConfigError(
+                f"{what}: {name!r:.40} is not a standard lead; use names from {', '.join(STANDARD_LEADS)}"
+            )
+        if canon in seen:
+            raise ConfigError(f"{what}: lead {canon} is listed twice ({seen[canon]!r} and {name!r})")
+        seen[canon] = name
+    return tuple(leads)
 
 
 def reorder_leads(
@@ -122,10 +155,12 @@ class Ecg:
         if not (
             isinstance(self.fs, (int, float, np.floating, np.integer))
             and np.isfinite(self.fs)
-            and self.fs > 0
+            and MIN_FS_HZ <= self.fs <= MAX_FS_HZ
         ):
             raise RecordError(
-                f"sampling rate must be a positive number of Hz, got {self.fs!r}", path=where, reason="fs"
+                f"sampling rate must be a number of Hz in {MIN_FS_HZ:g}..{MAX_FS_HZ:g}, got {self.fs!r}",
+                path=where,
+                reason="fs",
             )
         object.__setattr__(self, "fs", float(self.fs))
 

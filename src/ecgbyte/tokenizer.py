@@ -27,9 +27,10 @@ import numpy as np
 
 from ecgbyte import tokenizer_io
 from ecgbyte.bpe.merges import Merges
-from ecgbyte.ecg import STANDARD_LEADS, Ecg
+from ecgbyte.ecg import STANDARD_LEADS, Ecg, check_lead_names
 from ecgbyte.ecg_tokenizer import ECGBYTE_FORMAT, EcgTokenizer
 from ecgbyte.errors import TokenizerError
+from ecgbyte.limits import cap_workers
 from ecgbyte.presets import Preset
 from ecgbyte.signal.config import PreprocessConfig
 
@@ -163,7 +164,7 @@ class ECGByteTokenizer(EcgTokenizer):
         self.quantizer = quantizer
         self.merges = merges
         self.preprocess = preprocess
-        self.leads = tuple(leads)
+        self.leads = check_lead_names(leads)
         self.encoder = _check_encoder(encoder)
         self.info: dict[str, Any] = dict(info or {})
         self.preset = preset
@@ -223,7 +224,7 @@ class ECGByteTokenizer(EcgTokenizer):
         from ecgbyte.symbols.registry import quantizer_class
 
         q_cls = quantizer_class(quantizer)  # an unknown kind fails before any preprocessing
-        leads = tuple(leads)
+        leads = check_lead_names(leads)
         signals = [_prepare(ecg, preprocess, leads).signal for ecg in ecgs]
         if not signals:
             raise TokenizerError(
@@ -308,7 +309,7 @@ class ECGByteTokenizer(EcgTokenizer):
             return [self.encode(e, encoder=encoder) for e in ecgs]
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(max_workers=num_workers) as pool:
+        with ProcessPoolExecutor(max_workers=cap_workers(num_workers, "num_workers")) as pool:
             return list(pool.map(_encode_one, [(self, e, encoder) for e in ecgs], chunksize=8))
 
     def encode_symbols(

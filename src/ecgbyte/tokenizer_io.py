@@ -26,6 +26,7 @@ from typing import Any
 
 from ecgbyte import fileio
 from ecgbyte.bpe.merges import Merges
+from ecgbyte.ecg import check_lead_names
 from ecgbyte.ecg_tokenizer import CONFIG_NAME, ECGBYTE_FORMAT
 from ecgbyte.errors import ConfigError, EcgbyteError, TokenizerError
 from ecgbyte.presets import Preset
@@ -35,6 +36,8 @@ from ecgbyte.symbols.registry import QuantizerLike, quantizer_from_dict
 FORMAT = ECGBYTE_FORMAT
 FORMAT_VERSION = 1
 TOKENIZER_NAME = "tokenizer.json"
+MAX_FILE_BYTES = 1 << 30
+"""Either file is refused above this size (a 1M-merge tokenizer's files take tens of MiB)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,6 +99,10 @@ def from_config(cfg: Any, *, where: str) -> TokenizerParts:
     version = cfg.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool):
         raise TokenizerError(f"{where}: no integer 'format_version'; this is not an ecgbyte tokenizer config")
+    if version < 1:
+        raise TokenizerError(
+            f"{where}: format_version {version} is not a version ecgbyte ever wrote (1..{FORMAT_VERSION}); the file is damaged"
+        )
     if version > FORMAT_VERSION:
         raise TokenizerError(
             f"{where}: format_version {version} is newer than this ecgbyte reads ({FORMAT_VERSION}); "
@@ -120,22 +127,30 @@ def from_config(cfg: Any, *, where: str) -> TokenizerParts:
         alphabet = cfg.get("alphabet", merges.alphabet)
         if alphabet != merges.alphabet:
             raise TokenizerError(f"alphabet {alphabet!r} differs from the merges' {merges.alphabet!r}")
-        info = dict(cfg.get("training") or {})
+        leads = check_lead_names(cfg["leads"])
+        if "fs" in cfg and cfg["fs"] != output_fs(preprocess):
+            raise TokenizerError(
+                f"fs {cfg['fs']!r} differs from the preprocess config's output rate {output_fs(preprocess)!r}"
+            )
+        training = cfg.get("training") or {}
+        if not isinstance(training, dict):
+            raise TokenizerError(f"'training' must be an object, got {type(training).__name__}")
+        info = dict(training)
         preset = None if cfg.get("preset") is None else Preset.from_dict(cfg["preset"], where=where)
-        if preset is not None and tuple(cfg["leads"]) != preset.leads:
-            raise TokenizerError(f"leads {cfg['leads']} differ from the preset's {list(preset.leads)}")
+        if preset is not None and leads != preset.leads:
+            raise TokenizerError(f"leads {list(leads)} differ from the preset's {list(preset.leads)}")
         if "converted_from" in cfg["merges"]:
             info["converted_from"] = cfg["merges"]["converted_from"]
         return TokenizerParts(
             quantizer=quantizer,
             merges=merges,
             preprocess=preprocess,
-            leads=tuple(cfg["leads"]),
+            leads=leads,
             encoder=cfg.get("encoder", "bpe"),
             info=info,
             preset=preset,
         )
-    except (EcgbyteError, TypeError, KeyError, AttributeError) as exc:
+    except (EcgbyteError, TypeError, KeyError, AttributeError, OverflowError) as exc:
         if isinstance(exc, (TokenizerError, ConfigError)) and where in str(exc):
             raise
         raise TokenizerError(f"{where}: {exc}; the file is damaged or inconsistent, save it again") from exc
@@ -169,6 +184,11 @@ def save(parts: TokenizerParts, directory: str | Path) -> tuple[str, ...]:
 
 def _read_json(path: Path) -> Any:
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise TokenizerError(
+                f"{path}: {path.stat().st_size} bytes, more than a tokenizer file holds ({MAX_FILE_BYTES}); "
+                "this is not a tokenizer file"
+            )
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise TokenizerError(
@@ -179,16 +199,23 @@ def _read_json(path: Path) -> Any:
         raise TokenizerError(f"{path}: cannot read ({exc}); the file is damaged") from exc
     try:
         return json.loads(text)
+    except RecursionError:
+        raise TokenizerError(f"{path}: JSON nested too deeply; the file is damaged") from None
     except json.JSONDecodeError as exc:
         raise TokenizerError(
             f"{path}: invalid JSON at line {exc.lineno} column {exc.colno} ({exc.msg}); the file is damaged, "
             "save the tokenizer again"
         ) from exc
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise TokenizerError(f"{path}: unreadable JSON ({exc}); the file is damaged") from None
 
 
 def _hf_merge_strings(model: dict[str, Any], where: Path) -> list[tuple[str, str]]:
     out = []
-    for m in model.get("merges", []):
+    merges = model.get("merges", [])
+    if not isinstance(merges, list):
+        raise TokenizerError(f"{where}: model.merges is not a list; the file is damaged")
+    for m in merges:
         if isinstance(m, str):
             parts = m.split(" ")
         elif isinstance(m, list):

@@ -38,6 +38,7 @@ from ecgbyte.bpe._encode_greedy import build_trie, decode_flat, greedy_encode_fl
 from ecgbyte.bpe._encode_table import RANK_BITS, build_pair_table, build_rank_tables
 from ecgbyte.bpe.merges import Merges
 from ecgbyte.errors import TokenizerError
+from ecgbyte.limits import cap_workers
 
 __all__ = [
     "EncodedBatch",
@@ -257,6 +258,7 @@ def _batch(kind: str, sequences, merges, num_workers: int) -> EncodedBatch:
     t = encoder_tables(merges)
     if not isinstance(num_workers, (int, np.integer)) or num_workers < 1:
         raise TokenizerError(f"num_workers must be a positive integer, got {num_workers!r}")
+    num_workers = cap_workers(int(num_workers), "num_workers")
     flat, offsets = _flatten(sequences, t.merges.alphabet_size)
     n_seq = offsets.size - 1
     if num_workers == 1 or n_seq < 2:

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ecgbyte.errors import TokenizerError
+from ecgbyte.limits import MAX_MERGES, MAX_TOKEN_SYMBOLS, MAX_VOCAB_SYMBOLS
 
 #: Default symbol alphabet, identical to ``ecgbyte.symbols.ALPHABET``.
 DEFAULT_ALPHABET = string.ascii_lowercase
@@ -87,6 +88,8 @@ class Merges:
             raise TokenizerError(
                 f"merges need pairs of shape [n, 2] and ids of shape [n]; got {pairs.shape} and {ids.shape}"
             )
+        if pairs.shape[0] > MAX_MERGES:
+            raise TokenizerError(f"{pairs.shape[0]} merges, more than ecgbyte accepts ({MAX_MERGES})")
         pairs.setflags(write=False)
         ids.setflags(write=False)
         object.__setattr__(self, "alphabet", alphabet)
@@ -97,13 +100,22 @@ class Merges:
 
     def _build_vocab(self) -> list[str]:
         # Replays the id rule: this both derives the vocabulary and validates the merges.
+        # Token lengths are summed before any string is built: merges that double a token at each
+        # step (0+0, 26+26, 27+27, ...) would otherwise ask for 2**n characters.
         vocab = list(self.alphabet)
         index = {s: i for i, s in enumerate(vocab)}
+        total = len(vocab)
         for k, ((left, right), new_id) in enumerate(zip(self.pairs.tolist(), self.ids.tolist())):
             if not (0 <= left < len(vocab) and 0 <= right < len(vocab)):
                 raise TokenizerError(
                     f"merge {k} ({left}, {right}) uses an id not defined before it "
                     f"(vocabulary size so far {len(vocab)}); the merges are damaged or out of order"
+                )
+            length = len(vocab[left]) + len(vocab[right])
+            if length > MAX_TOKEN_SYMBOLS or total + length > MAX_VOCAB_SYMBOLS:
+                raise TokenizerError(
+                    f"merge {k} ({left}, {right}) makes a token of {length} symbols (at most {MAX_TOKEN_SYMBOLS}, "
+                    f"{MAX_VOCAB_SYMBOLS} over the vocabulary); the merges are damaged"
                 )
             token = vocab[left] + vocab[right]
             expected = index.get(token, len(vocab))
@@ -115,6 +127,7 @@ class Merges:
             if expected == len(vocab):
                 vocab.append(token)
                 index[token] = expected
+                total += length
         return vocab
 
     # -- derived views -------------------------------------------------------------------------
@@ -185,12 +198,25 @@ class Merges:
         missing = [k for k in ("alphabet_size", "pairs", "ids") if k not in data]
         if missing:
             raise TokenizerError(f"merges dict is missing {missing}; the file is damaged")
+        if isinstance(version, bool) or version < 1:
+            raise TokenizerError(f"merges format_version {version!r} is not one ecgbyte ever wrote")
+        for key in ("pairs", "ids"):
+            if not isinstance(data[key], list) or len(data[key]) > MAX_MERGES:
+                raise TokenizerError(f"merges '{key}' must be a list of at most {MAX_MERGES} entries")
+        size = data["alphabet_size"]
+        if isinstance(size, bool) or not isinstance(size, int):
+            raise TokenizerError(f"merges 'alphabet_size' must be an integer, got {size!r:.40}")
         try:
-            pairs = np.asarray(data["pairs"], dtype=np.int64).reshape(-1, 2)
-            ids = np.asarray(data["ids"], dtype=np.int64)
-        except (TypeError, ValueError) as exc:
-            raise TokenizerError(f"merges 'pairs'/'ids' are not integer lists: {exc}") from exc
-        return cls(pairs, ids, int(data["alphabet_size"]), str(data.get("alphabet", "")))
+            pairs, ids = np.asarray(data["pairs"]), np.asarray(data["ids"])
+            if (pairs.size and pairs.dtype.kind not in "iu") or (ids.size and ids.dtype.kind not in "iu"):
+                raise TypeError("they hold something else than integers")
+            pairs = pairs.astype(np.int64).reshape(-1, 2)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise TokenizerError(f"merges 'pairs'/'ids' are not integer lists of int32 ids ({exc})") from None
+        alphabet = data.get("alphabet", "")
+        if not isinstance(alphabet, str):
+            raise TokenizerError(f"merges 'alphabet' must be a string, got {type(alphabet).__name__}")
+        return cls(pairs, ids, size, alphabet)
 
 
 def _int32_array(x: Any, name: str) -> np.ndarray:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from ecgbyte import cli_args
+
 NAME = "ask"
 HELP = "answer one question about one ECG record with a trained run"
 ORDER = 62
@@ -28,9 +30,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--checkpoint", default=None, help="checkpoint name under RUN_DIR/checkpoints (default: latest)"
     )
-    p.add_argument("--fs", type=float, default=None, help="sampling rate in Hz (required for .npy records)")
-    p.add_argument("--max-new-tokens", type=int, default=None, help="default: the run's config")
-    p.add_argument("--num-beams", type=int, default=None, help="1 = greedy (default: the run's config)")
+    p.add_argument(
+        "--fs", type=cli_args.rate_hz, default=None, help="sampling rate in Hz (required for .npy records)"
+    )
+    p.add_argument(
+        "--max-new-tokens", type=cli_args.max_new_tokens, default=None, help="default: the run's config"
+    )
+    p.add_argument(
+        "--num-beams", type=cli_args.num_beams, default=None, help="1 = greedy (default: the run's config)"
+    )
     p.add_argument("--json", action="store_true", help="print the full result as JSON instead of the answer")
 
 

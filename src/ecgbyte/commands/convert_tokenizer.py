@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 
+from ecgbyte import cli_args, limits
+
 NAME = "convert-tokenizer"
 HELP = "convert an original ECG-Byte (vocab, merges) pickle, safely, into ecgbyte's format"
 ORDER = 36
@@ -24,8 +26,18 @@ ORDER = 36
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("pickle", metavar="PICKLE", help="the original tokenizer .pkl")
     p.add_argument("out_dir", metavar="OUT_DIR", help="output directory")
-    p.add_argument("--p1", type=float, required=True, help="1st percentile of the training data (mV)")
-    p.add_argument("--p99", type=float, required=True, help="99th percentile of the training data (mV)")
+    p.add_argument(
+        "--p1",
+        type=cli_args.float_range(-limits.PHYSIOLOGICAL_MV, limits.PHYSIOLOGICAL_MV, unit="mV"),
+        required=True,
+        help="1st percentile of the training data (mV)",
+    )
+    p.add_argument(
+        "--p99",
+        type=cli_args.float_range(-limits.PHYSIOLOGICAL_MV, limits.PHYSIOLOGICAL_MV, unit="mV"),
+        required=True,
+        help="99th percentile of the training data (mV)",
+    )
     p.add_argument("--encoder", choices=("greedy", "bpe"), default="greedy", help="default encoder (greedy)")
     p.add_argument("--no-preprocess", action="store_true", help="attach no preprocessing config")
 

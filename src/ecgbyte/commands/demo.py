@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 
+from ecgbyte import cli_args
+
 NAME = "demo"
 HELP = "run the full pipeline on synthetic ECGs: signal summary, tokenizer, tiny ECG language model"
 ORDER = 10
@@ -24,15 +26,20 @@ ORDER = 10
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="demo_out", help="output folder (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    p.add_argument("--seed", type=cli_args.seed, default=0, help="random seed (default: %(default)s)")
     p.add_argument("--signal-only", action="store_true", help="stop after stage 1 (signal summary, seconds)")
     p.add_argument(
         "--n-ecgs",
-        type=int,
+        type=cli_args.int_range(10, 1_000_000),
         default=1200,
         help="synthetic ECGs for the language model (default: %(default)s)",
     )
-    p.add_argument("--epochs", type=float, default=5.0, help="training epochs (default: %(default)s)")
+    p.add_argument(
+        "--epochs",
+        type=cli_args.float_range(0, 1000, lo_open=True),
+        default=5.0,
+        help="training epochs (default: %(default)s)",
+    )
     p.add_argument("--no-plots", action="store_true", help="skip the stage-1 PNG figures")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 

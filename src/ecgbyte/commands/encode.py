@@ -14,6 +14,8 @@ import argparse
 import json
 from pathlib import Path
 
+from ecgbyte import cli_args
+
 NAME = "encode"
 HELP = "encode one ECG record into tokens with spans (JSON)"
 ORDER = 32
@@ -23,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("tokenizer_dir", metavar="TOKENIZER_DIR", help="directory written by train-tokenizer")
     p.add_argument("record", metavar="RECORD", help="record file (WFDB .hea/stem, .npy with --fs, .npz)")
     p.add_argument("--encoder", choices=("bpe", "greedy"), default=None, help="default: the tokenizer's")
-    p.add_argument("--fs", type=float, default=None, help="sampling rate in Hz (needed for .npy)")
+    p.add_argument("--fs", type=cli_args.rate_hz, default=None, help="sampling rate in Hz (needed for .npy)")
     p.add_argument("--out", type=Path, default=None, help="write the JSON here instead of stdout")
 
 

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 
+from ecgbyte import cli_args, limits
+
 NAME = "evaluate"
 HELP = "metrics with 95%% intervals over runs, and signal-use ablations (JSON + Markdown)"
 ORDER = 63
@@ -36,8 +38,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--split", default="test", help="split of the run's dataset (default: test)")
     p.add_argument("--out", default=None, help="JSON path (a .md twin is written beside it)")
-    p.add_argument("--limit", type=int, default=None, help="only the first N items of the split")
-    p.add_argument("--batch-size", type=int, default=32, help="prompts per generation batch (default: 32)")
+    p.add_argument("--limit", type=cli_args.limit, default=None, help="only the first N items of the split")
+    p.add_argument(
+        "--batch-size",
+        type=cli_args.batch_size,
+        default=32,
+        help="prompts per generation batch (default: 32)",
+    )
     p.add_argument(
         "--ablations",
         default="all",
@@ -49,9 +56,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="ablations: accuracy and token F1 only (plus the NLG metrics but BERTScore if --primary is one)",
     )
     p.add_argument(
-        "--noise-std", type=float, default=0.1, help="noise ablation: Gaussian std in mV (default 0.1)"
+        "--noise-std",
+        type=cli_args.float_range(0, limits.PHYSIOLOGICAL_MV, unit="mV"),
+        default=0.1,
+        help="noise ablation: Gaussian std in mV (default 0.1)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seeds the noise, the ECG shuffling and the bootstrap")
+    p.add_argument(
+        "--seed", type=cli_args.seed, default=0, help="seeds the noise, the ECG shuffling and the bootstrap"
+    )
     p.add_argument(
         "--segments",
         choices=("first", "majority"),
@@ -78,7 +90,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--n-resamples",
-        type=int,
+        type=cli_args.int_range(0, 1_000_000),
         default=1000,
         help="one run decoded once: bootstrap resamples of the test patients for its 95%% intervals "
         "(0: none; default 1000)",
@@ -91,7 +103,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-bertscore", action="store_true", help="skip BERTScore")
     p.add_argument(
         "--flag-threshold",
-        type=float,
+        type=cli_args.float_range(0, 100),
         default=2.0,
         help="only where a drop has no interval (one run, --n-resamples 0): the drop (points) of the "
         "primary metric below which an ablation counts as 'no effect' (default 2)",

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 
+from ecgbyte import cli_args
+
 NAME = "explain"
 HELP = "PNG pictures: tokens on the signal, answer attention over time, token gallery, reconstruction"
 ORDER = 64
@@ -25,7 +27,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run", required=True, help="training run directory")
     p.add_argument("--out", required=True, help="output folder for the PNGs")
     p.add_argument("--question", default=None, help="question whose answer attention is drawn")
-    p.add_argument("--seconds", type=float, default=4.0, help="time window of the span plots (default 4 s)")
+    p.add_argument(
+        "--seconds",
+        type=cli_args.float_range(0, 3600, lo_open=True, unit="s"),
+        default=4.0,
+        help="time window of the span plots (default 4 s)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from ecgbyte import cli_args
+
 NAME = "generate"
 HELP = "batched greedy/beam/sampled answers of a trained run over a dataset split (JSONL)"
 ORDER = 61
@@ -24,10 +26,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", help="training run directory")
     p.add_argument("--split", default="test", help="train, valid or test (default: test)")
     p.add_argument("--out", required=True, help="predictions JSONL path")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--max-new-tokens", type=int, default=None)
-    p.add_argument("--num-beams", type=int, default=None, help="1 = greedy (default: the run's config)")
-    p.add_argument("--limit", type=int, default=None, help="only the first N items")
+    p.add_argument("--batch-size", type=cli_args.batch_size, default=32)
+    p.add_argument("--max-new-tokens", type=cli_args.max_new_tokens, default=None)
+    p.add_argument(
+        "--num-beams", type=cli_args.num_beams, default=None, help="1 = greedy (default: the run's config)"
+    )
+    p.add_argument("--limit", type=cli_args.limit, default=None, help="only the first N items")
     p.add_argument(
         "--decode",
         default="greedy",

@@ -16,6 +16,8 @@ import argparse
 import json
 from pathlib import Path
 
+from ecgbyte import cli_args, limits
+
 NAME = "preprocess"
 HELP = "filter, resample and segment a dataset of ECG records into shards"
 ORDER = 20
@@ -30,17 +32,34 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--ptbxl-fs", type=int, default=500, choices=(100, 500), help="PTB-XL records500 or records100"
     )
-    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    p.add_argument("--shard-size", type=int, default=None, help="records per shard (default 256)")
+    p.add_argument("--workers", type=cli_args.workers, default=1, help="worker processes (default 1)")
+    p.add_argument(
+        "--shard-size",
+        type=cli_args.int_range(1, 1_000_000),
+        default=None,
+        help="records per shard (default 256)",
+    )
     p.add_argument("--config", type=Path, default=None, help="PreprocessConfig JSON; flags below override it")
     p.add_argument(
         "--segment-seconds", type=float, choices=(2.0, 5.0, 10.0), default=None, help="segment length"
     )
-    p.add_argument("--segment-length", type=int, default=None, help="segment length in samples at target fs")
-    p.add_argument("--target-fs", type=float, default=None, help="output sampling rate in Hz (default 250)")
+    p.add_argument(
+        "--segment-length",
+        type=cli_args.int_range(1, limits.MAX_SEGMENT_SAMPLES),
+        default=None,
+        help="segment length in samples at target fs",
+    )
+    p.add_argument(
+        "--target-fs", type=cli_args.rate_hz, default=None, help="output sampling rate in Hz (default 250)"
+    )
     for step in ("notch", "bandpass", "highpass", "denoise", "resample", "fill-gaps"):
         p.add_argument(f"--no-{step}", action="store_true", help=f"skip the {step} step")
-    p.add_argument("--leads", default=None, help="comma-separated leads to keep (default: the 12 standard)")
+    p.add_argument(
+        "--leads",
+        type=cli_args.lead_list,
+        default=None,
+        help="comma-separated leads to keep (default: the 12 standard)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an OUT made with other settings")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from ecgbyte import cli_args
+
 NAME = "prompt"
 HELP = "print the prompt of a question about an ECG record as token ids (JSON)"
 ORDER = 67
@@ -27,11 +29,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("record", help="ECG record: WFDB .hea or record stem, .npy (with --fs) or .npz")
     p.add_argument("question", help="question text, quoted")
     p.add_argument("--second-record", default=None, help="second ECG for a comparison question")
-    p.add_argument("--fs", type=float, default=None, help="sampling rate in Hz (required for .npy records)")
+    p.add_argument(
+        "--fs", type=cli_args.rate_hz, default=None, help="sampling rate in Hz (required for .npy records)"
+    )
     p.add_argument(
         "--text", action="store_true", help="add prompt_text: the prompt in the exported tokenizer's names"
     )
-    p.add_argument("--indent", type=int, default=None, help="indent the JSON (default: one line)")
+    p.add_argument(
+        "--indent", type=cli_args.int_range(0, 16), default=None, help="indent the JSON (default: one line)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

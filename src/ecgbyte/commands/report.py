@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 
+from ecgbyte import cli_args
+
 NAME = "report"
 HELP = "self-contained HTML report of a run (metrics, ablations, interpretability pictures)"
 ORDER = 65
@@ -28,11 +30,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--out", default=None, help="HTML path (default: RUN_DIR/report.html)")
     p.add_argument("--refresh", action="store_true", help="recompute the evaluation and the pictures")
-    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N items")
+    p.add_argument("--limit", type=cli_args.limit, default=None, help="evaluate only the first N items")
     p.add_argument("--no-bertscore", action="store_true", help="skip BERTScore")
     p.add_argument(
         "--n-resamples",
-        type=int,
+        type=cli_args.int_range(0, 1_000_000),
         default=1000,
         help="bootstrap resamples of the test patients for the intervals (0: none; default 1000)",
     )

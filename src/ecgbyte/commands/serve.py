@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 
+from ecgbyte import cli_args, limits
+
 NAME = "serve"
 HELP = "serve a trained run over HTTP (JSON API with dynamic batching, and a web page)"
 ORDER = 68
@@ -29,35 +31,52 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default: %(default)s, loopback only)"
     )
-    p.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    p.add_argument(
+        "--port", type=cli_args.int_range(0, 65535), default=8000, help="port (default: %(default)s)"
+    )
     p.add_argument(
         "--checkpoint", default=None, help="checkpoint name under RUN_DIR/checkpoints (default: latest)"
     )
     p.add_argument(
-        "--max-batch", type=int, default=16, help="most prompts generated together (default: %(default)s)"
+        "--max-batch",
+        type=cli_args.positive_int(1024),
+        default=16,
+        help="most prompts generated together (default: %(default)s)",
     )
     p.add_argument(
         "--batch-wait-ms",
-        type=float,
+        type=cli_args.float_range(0, 60_000, unit="ms"),
         default=5.0,
         help="how long a batch waits for more prompts, in ms (default: %(default)s)",
     )
     p.add_argument("--no-batching", action="store_true", help="generate one prompt at a time")
     p.add_argument(
-        "--max-queue", type=int, default=256, help="prompts waiting before 503 (default: %(default)s)"
+        "--max-queue",
+        type=cli_args.positive_int(1_000_000),
+        default=256,
+        help="prompts waiting before 503 (default: %(default)s)",
     )
     p.add_argument(
-        "--max-upload-mb", type=float, default=16.0, help="request body limit in MiB (default: %(default)s)"
+        "--max-upload-mb",
+        type=cli_args.float_range(0, 4096, lo_open=True, unit="MiB"),
+        default=16.0,
+        help="request body limit in MiB (default: %(default)s)",
     )
     p.add_argument(
-        "--max-questions", type=int, default=8, help="questions per request (default: %(default)s)"
+        "--max-questions",
+        type=cli_args.positive_int(1000),
+        default=8,
+        help="questions per request (default: %(default)s)",
     )
     p.add_argument(
-        "--max-question-chars", type=int, default=500, help="characters per question (default: %(default)s)"
+        "--max-question-chars",
+        type=cli_args.positive_int(limits.MAX_QUESTION_CHARS),
+        default=500,
+        help="characters per question (default: %(default)s)",
     )
     p.add_argument(
         "--threads",
-        type=int,
+        type=cli_args.workers,
         default=None,
         help="torch CPU threads (default: torch's; 1 is fastest for tiny models on a busy CPU)",
     )

@@ -15,6 +15,8 @@ import argparse
 import json
 from pathlib import Path
 
+from ecgbyte import cli_args
+
 NAME = "tokenizer-report"
 HELP = "vocabulary statistics and plot of a trained tokenizer"
 ORDER = 34
@@ -23,7 +25,12 @@ ORDER = 34
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("tokenizer_dir", metavar="TOKENIZER_DIR", help="directory written by train-tokenizer")
     p.add_argument("--data", default=None, help="shards or records to encode for per-lead/per-10 s counts")
-    p.add_argument("--max-ecgs", type=int, default=200, help="encode at most this many ECGs of --data")
+    p.add_argument(
+        "--max-ecgs",
+        type=cli_args.positive_int(1_000_000),
+        default=200,
+        help="encode at most this many ECGs of --data",
+    )
     p.add_argument("--encoder", choices=("bpe", "greedy"), default=None, help="default: the tokenizer's")
     p.add_argument("--out", type=Path, required=True, help="output directory")
 

@@ -25,6 +25,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from ecgbyte import cli_args, limits
+
 NAME = "train"
 HELP = "train an ECG language model (tiny Llama or a local HF model; LoRA or full)"
 ORDER = 60
@@ -64,27 +66,33 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--config", default=None, help="TrainConfig JSON (overrides the preset)")
     p.add_argument("--ecg-tokenizer", default=None, help="ECGByteTokenizer directory (default: train one)")
-    p.add_argument("--n-ecgs", type=int, default=1200, help="synthetic data: number of ECGs")
+    p.add_argument(
+        "--n-ecgs",
+        type=cli_args.positive_int(10_000_000),
+        default=1200,
+        help="synthetic data: number of ECGs",
+    )
     p.add_argument(
         "--fs",
-        type=float,
+        type=cli_args.rate_hz,
         default=None,
         help="sampling rate after preprocessing, Hz (default: paper 250; baby 50 on synthetic data, 250 on records)",
     )
     p.add_argument(
         "--leads",
+        type=cli_args.lead_list,
         default=None,
         help="comma-separated leads the model sees (default: paper all 12; baby II,V1)",
     )
     p.add_argument(
         "--n-merges",
-        type=int,
+        type=cli_args.int_range(0, limits.MAX_MERGES),
         default=None,
         help="BPE merges of a new ECG tokenizer (default: paper 3500; baby 1000)",
     )
     p.add_argument(
         "--segment-seconds",
-        type=float,
+        type=cli_args.float_range(0, 10, lo_open=True, unit="s"),
         default=None,
         help="cut each record into segments of this many seconds, each its own training example "
         "(paper: 2; baby: whole 10 s ECGs); evaluation asks about the first segment",
@@ -95,17 +103,42 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="full fine-tuning or LoRA (default: preset's)",
     )
-    p.add_argument("--steps", type=int, default=None, help="optimizer steps (overrides --epochs)")
     p.add_argument(
-        "--epochs", type=float, default=None, help="passes over the training split (default: preset's)"
+        "--steps",
+        type=cli_args.positive_int(10**9),
+        default=None,
+        help="optimizer steps (overrides --epochs)",
     )
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: preset's)")
-    p.add_argument("--batch-size", type=int, default=None, help="sequences per step per device")
-    p.add_argument("--grad-accum", type=int, default=None, help="gradient accumulation steps")
-    p.add_argument("--max-length", type=int, default=None, help="context length in tokens")
+    p.add_argument(
+        "--epochs",
+        type=cli_args.float_range(0, 1e6, lo_open=True),
+        default=None,
+        help="passes over the training split (default: preset's)",
+    )
+    p.add_argument(
+        "--lr",
+        type=cli_args.float_range(0, 1, lo_open=True),
+        default=None,
+        help="peak learning rate (default: preset's)",
+    )
+    p.add_argument(
+        "--batch-size", type=cli_args.batch_size, default=None, help="sequences per step per device"
+    )
+    p.add_argument(
+        "--grad-accum",
+        type=cli_args.positive_int(limits.MAX_BATCH_SIZE),
+        default=None,
+        help="gradient accumulation steps",
+    )
+    p.add_argument(
+        "--max-length",
+        type=cli_args.positive_int(limits.MAX_CONTEXT_TOKENS),
+        default=None,
+        help="context length in tokens",
+    )
     p.add_argument(
         "--max-new-tokens",
-        type=int,
+        type=cli_args.max_new_tokens,
         default=None,
         help="answer length in text tokens when generating (default: preset's; raise it for reports)",
     )
@@ -117,15 +150,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="tokens: ECG-Byte end to end (default); encoder: two-stage baseline (frozen encoder + projection)",
     )
-    p.add_argument("--soft-tokens", type=int, default=None, help="encoder: soft tokens per ECG (default 8)")
+    p.add_argument(
+        "--soft-tokens",
+        type=cli_args.positive_int(4096),
+        default=None,
+        help="encoder: soft tokens per ECG (default 8)",
+    )
     p.add_argument(
         "--projector", choices=("linear", "mlp"), default=None, help="encoder: projection (default mlp)"
     )
-    p.add_argument("--encoder-epochs", type=float, default=5.0, help="encoder: stage-1 pretraining epochs")
     p.add_argument(
-        "--encoder-steps", type=int, default=None, help="encoder: stage-1 steps (overrides epochs)"
+        "--encoder-epochs",
+        type=cli_args.float_range(0, 1e6, lo_open=True),
+        default=5.0,
+        help="encoder: stage-1 pretraining epochs",
     )
-    p.add_argument("--seed", type=int, default=0, help="seeds data, tokenizer, model init and order")
+    p.add_argument(
+        "--encoder-steps",
+        type=cli_args.positive_int(10**9),
+        default=None,
+        help="encoder: stage-1 steps (overrides epochs)",
+    )
+    p.add_argument(
+        "--seed", type=cli_args.seed, default=0, help="seeds data, tokenizer, model init and order"
+    )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 
+from ecgbyte import cli_args, limits
+
 NAME = "train-tokenizer"
 HELP = "train an ECG-Byte BPE tokenizer from shards or records"
 ORDER = 30
@@ -38,23 +40,44 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="a named representation (see above); default: none",
     )
     p.add_argument(
-        "--merges", type=int, default=None, help="number of BPE merges (default: the preset's; else 3500)"
+        "--merges",
+        type=cli_args.int_range(0, limits.MAX_MERGES),
+        default=None,
+        help="number of BPE merges (default: the preset's; else 3500, the paper)",
     )
-    p.add_argument("--num-ecgs", type=int, default=None, help="ECG segments to train on (default: all)")
+    p.add_argument(
+        "--num-ecgs", type=cli_args.count, default=None, help="ECG segments to train on (default: all)"
+    )
     p.add_argument("--sampling", choices=("random", "stratified"), default="random", help="how to pick them")
-    p.add_argument("--seed", type=int, default=0, help="seed of the sample and of the quantizer fit")
     p.add_argument(
-        "--min-frequency", type=int, default=None, help="a pair must occur this often to merge (default 2)"
+        "--seed", type=cli_args.seed, default=0, help="seed of the sample and of the quantizer fit"
     )
-    p.add_argument("--max-token-length", type=int, default=None, help="longest token in symbols")
     p.add_argument(
-        "--segment-seconds", type=float, default=None, help="segment length in s (default: shards' or 10 s)"
+        "--min-frequency",
+        type=cli_args.positive_int(),
+        default=None,
+        help="a pair must occur this often to merge (default: the preset's; else 2)",
+    )
+    p.add_argument(
+        "--max-token-length",
+        type=cli_args.int_range(2, limits.MAX_TOKEN_SYMBOLS),
+        default=None,
+        help="longest token in symbols",
+    )
+    p.add_argument(
+        "--segment-seconds",
+        type=cli_args.float_range(0, 3600, lo_open=True, unit="s"),
+        default=None,
+        help="segment length in s (default: shards' or 10 s)",
     )
     p.add_argument(
         "--layout", default="auto", choices=("auto", "dir", "ptbxl", "mimic"), help="records layout"
     )
     p.add_argument(
-        "--threads", type=int, default=None, help="BPE training threads (default: all cores; same merges)"
+        "--threads",
+        type=cli_args.workers,
+        default=None,
+        help="BPE training threads (default: all cores; same merges)",
     )
     p.add_argument(
         "--quantizer",

@@ -18,6 +18,14 @@ from typing import Any
 
 from ecgbyte.ecg_tokenizer import ECG_INPUTS
 from ecgbyte.errors import ConfigError
+from ecgbyte.limits import (
+    MAX_BATCH_SIZE,
+    MAX_BEAMS,
+    MAX_CONTEXT_TOKENS,
+    MAX_NEW_TOKENS,
+    check_int,
+    check_seed,
+)
 
 SCHEDULES = ("inv_sqrt", "noam", "cosine", "constant")
 OPTIMIZERS = ("adamw", "adam")
@@ -120,6 +128,15 @@ class TrainConfig:
         ):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)!r}")
+        for name, hi in (
+            ("batch_size", MAX_BATCH_SIZE),
+            ("grad_accum", MAX_BATCH_SIZE),
+            ("max_length", MAX_CONTEXT_TOKENS),
+            ("max_new_tokens", MAX_NEW_TOKENS),
+            ("num_beams", MAX_BEAMS),
+        ):  # a config file is user input too: a tampered num_beams must not exhaust the machine
+            check_int(getattr(self, name), f"TrainConfig.{name}", 1, hi)
+        check_seed(self.seed, "TrainConfig.seed")
         if self.tiny_hidden % self.tiny_heads:
             raise ConfigError(
                 f"tiny_hidden {self.tiny_hidden} must be divisible by tiny_heads {self.tiny_heads}"

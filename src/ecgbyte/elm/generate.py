@@ -34,11 +34,28 @@ from ecgbyte.data.sequences import (
 )
 from ecgbyte.elm.run import RunDir
 from ecgbyte.errors import DatasetError, ModelError
+from ecgbyte.limits import MAX_BATCH_SIZE, MAX_BEAMS, MAX_NEW_TOKENS, MAX_QUESTION_CHARS, check_int
 
 # The original's sampling (Llama-3.2-1B's generation_config.json + transformers 4.46's top_k).
 PAPER_SAMPLING: dict[str, float] = {"temperature": 0.6, "top_p": 0.9, "top_k": 50}
 # The original's decoding seeds (main.py: one test pass per seed, t-interval over the five).
 PAPER_SEEDS: tuple[int, ...] = (0, 42, 123, 456, 789)
+
+
+def check_decoding(
+    batch_size: int | None = None, max_new_tokens: int | None = None, num_beams: int | None = None
+) -> None:
+    """Refuse decoding settings outside :mod:`ecgbyte.limits` (``None`` = not given) with a ConfigError.
+
+    Memory grows with batch size x beams x (prompt + new tokens): ``num_beams=100000`` would
+    allocate until the kernel kills the process.
+    """
+    if batch_size is not None:
+        check_int(batch_size, "batch_size", 1, MAX_BATCH_SIZE)
+    if max_new_tokens is not None:
+        check_int(max_new_tokens, "max_new_tokens", 1, MAX_NEW_TOKENS)
+    if num_beams is not None:
+        check_int(num_beams, "num_beams", 1, MAX_BEAMS)
 
 
 def generate_answers(
@@ -66,6 +83,7 @@ def generate_answers(
 
     import torch
 
+    check_decoding(batch_size, max_new_tokens, num_beams)
     device = next(model.parameters()).device
     suppress = list(range(layout.ecg_start_id, layout.vocab_size))
     suppress = [i for i in suppress if i != layout.eos_id]
@@ -164,6 +182,7 @@ def predict(
 
     ``do_sample`` / ``seed``: sampling decoding (the original's settings), see :func:`generate_answers`.
     """
+    check_decoding(batch_size, max_new_tokens, num_beams)
     run = RunDir.open(run)
     cfg = run.config
     cache = cache or EncodedCache(run.ecg_tokenizer)
@@ -174,8 +193,8 @@ def predict(
         examples,
         run.layout,
         batch_size=batch_size,
-        max_new_tokens=max_new_tokens or cfg.max_new_tokens,
-        num_beams=1 if do_sample else (num_beams or cfg.num_beams),
+        max_new_tokens=cfg.max_new_tokens if max_new_tokens is None else max_new_tokens,
+        num_beams=1 if do_sample else (cfg.num_beams if num_beams is None else num_beams),
         do_sample=do_sample,
         seed=seed,
     )
@@ -208,6 +227,10 @@ def ask_prompt(
 
     if not isinstance(question, str) or not question.strip():
         raise DatasetError("the question is empty; ask something about the ECG")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise DatasetError(
+            f"the question has {len(question)} characters, more than {MAX_QUESTION_CHARS}; ask a shorter one"
+        )
     paths = [records] if isinstance(records, (str, os.PathLike)) else list(records)
     if not 1 <= len(paths) <= 2:
         raise DatasetError(f"give one record (or two for a comparison question), got {len(paths)}")
@@ -248,6 +271,7 @@ def ask(
     dict with ``answer`` (text), ``question``, ``records``, ``n_prompt_tokens``, ``n_cut``
     (ECG tokens removed by the run's truncation policy) and ``checkpoint``.
     """
+    check_decoding(None, max_new_tokens, num_beams)
     run = RunDir.open(run, checkpoint=checkpoint)
     cfg = run.config
     example, paths = ask_prompt(run, records, question, fs=fs)
@@ -257,8 +281,8 @@ def ask(
         [example],
         run.layout,
         batch_size=1,
-        max_new_tokens=max_new_tokens or cfg.max_new_tokens,
-        num_beams=num_beams or cfg.num_beams,
+        max_new_tokens=cfg.max_new_tokens if max_new_tokens is None else max_new_tokens,
+        num_beams=cfg.num_beams if num_beams is None else num_beams,
     )
     return {
         "answer": answer,
@@ -275,6 +299,7 @@ __all__ = [
     "PAPER_SEEDS",
     "ask",
     "ask_prompt",
+    "check_decoding",
     "generate_answers",
     "predict",
     "prompt_example",

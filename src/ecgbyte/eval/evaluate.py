@@ -33,13 +33,14 @@ from pathlib import Path
 from typing import Any
 
 from ecgbyte.data.items import QAItem
-from ecgbyte.elm.generate import PAPER_SAMPLING, PAPER_SEEDS
+from ecgbyte.elm.generate import PAPER_SAMPLING, PAPER_SEEDS, check_decoding
 from ecgbyte.elm.run import RunDir
 from ecgbyte.errors import ConfigError
 from ecgbyte.eval.ablations import ABLATIONS, ablation_examples, generate_sorted
 from ecgbyte.eval.bootstrap import bootstrap_run, item_statistics
 from ecgbyte.eval.metrics import METRICS, accuracy_by_type, compute_metrics_items
 from ecgbyte.eval.summary import default_primary, mean_over_seeds, summarize_evaluation
+from ecgbyte.limits import check_int, check_seed
 
 DECODES: tuple[str, ...] = ("greedy", "sample")
 # metrics computed without the NLG pass (compute_metrics_items(nlg=False))
@@ -49,12 +50,12 @@ FAST_METRICS: tuple[str, ...] = ("accuracy", "token_f1")
 def parse_seeds(seeds: Sequence[int] | str | None) -> list[int] | None:
     """Seeds as ints: ``"0,42,123"`` (the ``--seeds`` text) or a sequence; ``None`` stays ``None``."""
     if seeds is None or not isinstance(seeds, str):
-        return None if seeds is None else [int(x) for x in seeds]
+        return None if seeds is None else [check_seed(x, "seeds") for x in seeds]
     try:
-        return [int(x) for x in seeds.split(",") if x.strip()]
+        return [check_seed(int(x), "--seeds") for x in seeds.split(",") if x.strip()]
     except ValueError:
         raise ConfigError(
-            f"--seeds {seeds!r}: not comma-separated integers; pass e.g. --seeds 0,42,123,456,789"
+            f"--seeds {seeds!r}: not comma-separated integers in 0..2**32-1; pass e.g. --seeds 0,42,123,456,789"
         ) from None
 
 
@@ -133,14 +134,17 @@ def generate_split(
     from ecgbyte.elm.generate import predict
     from ecgbyte.fileio import write_jsonl
 
+    check_decoding(batch_size, max_new_tokens, num_beams)
+    if limit is not None:
+        check_int(limit, "limit", 1)
     run = RunDir.open(run)
     if decode == "sample" and num_beams not in (None, 1):
         raise ConfigError(f"sampling decodes with one beam, got --num-beams {num_beams}; drop --num-beams")
     dec = decoding_spec(
         decode,
         seeds,
-        num_beams=num_beams or run.config.num_beams,
-        max_new_tokens=max_new_tokens or run.config.max_new_tokens,
+        num_beams=run.config.num_beams if num_beams is None else num_beams,
+        max_new_tokens=run.config.max_new_tokens if max_new_tokens is None else max_new_tokens,
     )
     items = run.items(split)[:limit]
     kw = dict(batch_size=batch_size, max_new_tokens=max_new_tokens, cache=EncodedCache(run.ecg_tokenizer))
@@ -353,6 +357,10 @@ def evaluate_run(
         raise ConfigError(f"unknown ablation(s) {bad}; choose from {', '.join(ABLATIONS)}")
     if n_resamples < 0:
         raise ConfigError(f"n_resamples must be >= 0 (0: no bootstrap), got {n_resamples}")
+    check_decoding(batch_size)
+    check_seed(seed)
+    if limit is not None:
+        check_int(limit, "limit", 1)
     if primary is not None and primary not in METRICS:
         raise ConfigError(f"unknown primary metric {primary!r}; choose one of {', '.join(METRICS)}")
     decoding_spec(decode, seeds, num_beams=1, max_new_tokens=1)  # argument errors before any work
@@ -364,7 +372,7 @@ def evaluate_run(
     reason = "given"
     for run in runs:
         whole = list(items) if items is not None else run.items(split, segments=None)
-        whole = whole[:limit] if limit else whole
+        whole = whole[:limit] if limit is not None else whole
         its = run.segment(whole, "first")
         segs = run.segment(whole, "all") if segments == "majority" else None
         if primary is None:

@@ -8,6 +8,11 @@ refused: nothing a user supplies is unpickled).
   ``leads_in_file`` names them; the sampling rate must be passed (``fs=``).
 - ``.npz``: key ``signal`` (or ``ecg``, or the only array), optional ``fs`` (Hz),
   ``leads`` (names of the rows) and ``units`` (``mV``/``uV``/``V``).
+
+Before an array is loaded its header is read and checked: at most
+:data:`~ecgbyte.limits.MAX_RECORD_VALUES` values, and exactly as many bytes stored as the header's
+shape and dtype describe (``.npy`` file size; an ``.npz`` member's unpacked size, so a zip bomb
+is refused before it is inflated).
 """
 
 from __future__ import annotations
@@ -21,16 +26,74 @@ import numpy as np
 
 from ecgbyte.ecg import STANDARD_LEADS, Ecg, canonical_lead_name, reorder_leads
 from ecgbyte.errors import RecordError
+from ecgbyte.limits import MAX_FS_HZ, MAX_RECORD_VALUES, MIN_FS_HZ
 
 _TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3}
 
 
+_SMALL_MEMBER = 1 << 20  # fs, leads, units: a few bytes
+
+
+def _check_array_header(fp: Any, stored: int, where: Path, *, limit: int = MAX_RECORD_VALUES) -> None:
+    """Read a ``.npy`` header from ``fp``; refuse object dtypes, more than ``limit`` values, or a
+    ``stored`` byte count other than the header plus the data it describes."""
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(fp)
+        read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        shape, _fortran, dtype = read(fp)
+    except Exception as exc:  # numpy parses the header with ast/tokenize: any of their errors means damage
+        raise RecordError(
+            f"not a readable NumPy array ({type(exc).__name__}: {str(exc)[:120]})",
+            path=where,
+            reason="corrupt_data",
+        ) from None
+    if dtype.hasobject:
+        raise RecordError(
+            "holds an object array; object arrays are refused", path=where, reason="corrupt_data"
+        )
+    n = int(np.prod(shape, dtype=object)) if shape else 1
+    if n > limit:
+        raise RecordError(
+            f"array of shape {shape} holds {n} values, more than ecgbyte reads in one record ({limit})",
+            path=where,
+            reason="too_long",
+        )
+    expected = fp.tell() + n * dtype.itemsize
+    if stored != expected:
+        raise RecordError(
+            f"header describes shape {shape} of {dtype} ({expected} bytes) but {stored} bytes are stored; "
+            "the file is damaged",
+            path=where,
+            reason="truncated" if stored < expected else "size_mismatch",
+        )
+
+
 def _load(p: Path) -> Any:
     try:
+        if p.suffix.lower() == ".npy":
+            with open(p, "rb") as fp:
+                _check_array_header(fp, p.stat().st_size, p)
+        else:
+            with zipfile.ZipFile(p) as zf:
+                for info in zf.infolist():
+                    if info.filename.endswith(".npy"):
+                        small = info.filename[:-4] in ("fs", "leads", "units")
+                        if info.file_size > (_SMALL_MEMBER if small else 16 * MAX_RECORD_VALUES + 4096):
+                            raise RecordError(
+                                f"member {info.filename} unpacks to {info.file_size} bytes, more than a record "
+                                "holds",
+                                path=p,
+                                reason="too_long",
+                            )
+                        with zf.open(info) as fp:
+                            _check_array_header(fp, info.file_size, p)
         return np.load(p, allow_pickle=False)
+    except RecordError:
+        raise
     except FileNotFoundError as exc:
         raise RecordError("no such file", path=p, reason="missing_file") from exc
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:
         raise RecordError(
             f"not a readable NumPy file ({exc}); object arrays are refused", path=p, reason="corrupt_data"
         ) from exc
@@ -114,8 +177,12 @@ def read_numpy(
             path=p,
             reason="missing_fs",
         )
-    if not (np.isfinite(float(rate)) and float(rate) > 0):
-        raise RecordError(f"sampling rate {rate!r} is not a positive number of Hz", path=p, reason="bad_fs")
+    if not (np.isfinite(float(rate)) and MIN_FS_HZ <= float(rate) <= MAX_FS_HZ):
+        raise RecordError(
+            f"sampling rate {rate!r} is not a number of Hz in {MIN_FS_HZ:g}..{MAX_FS_HZ:g}",
+            path=p,
+            reason="bad_fs",
+        )
     if sig.dtype.kind not in "fiu" or sig.ndim != 2:
         raise RecordError(
             f"expected a numeric 2-D array [leads, samples], got dtype {sig.dtype} shape {sig.shape}",

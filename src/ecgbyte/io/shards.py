@@ -26,9 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from ecgbyte.ecg import Ecg
-from ecgbyte.errors import DatasetError
+from ecgbyte.ecg import Ecg, check_lead_names
+from ecgbyte.errors import ConfigError, DatasetError
 from ecgbyte.fileio import atomic_write_bytes, write_json, write_jsonl
+from ecgbyte.limits import MAX_FS_HZ, MIN_FS_HZ, check_float
 
 FORMAT = "ecgbyte-shards"
 VERSION = 1
@@ -105,10 +106,14 @@ def read_run_config(out_dir: str | Path) -> dict[str, Any]:
         raise DatasetError(f"{path}: unreadable ({exc})") from exc
     if not isinstance(cfg, dict) or cfg.get("format") != FORMAT:
         raise DatasetError(f"{path}: not an {FORMAT} config")
-    if cfg.get("version", 0) > VERSION:
-        raise DatasetError(
-            f"{path}: format version {cfg.get('version')} is newer than this ecgbyte ({VERSION})"
-        )
+    version = cfg.get("version", 0)
+    if isinstance(version, bool) or not isinstance(version, int) or version > VERSION:
+        raise DatasetError(f"{path}: format version {version!r} is not one this ecgbyte reads (<= {VERSION})")
+    try:  # what iter_segments builds every Ecg from: a tampered value must not become wrong data
+        check_lead_names(cfg.get("leads"), what="leads")
+        check_float(cfg.get("fs"), "fs", MIN_FS_HZ, MAX_FS_HZ, unit="Hz")
+    except ConfigError as exc:
+        raise DatasetError(f"{path}: {exc}; the file is damaged") from None
     return cfg
 
 
@@ -158,8 +163,15 @@ def iter_segments(out_dir: str | Path) -> Iterator[Ecg]:
     cfg = read_run_config(out_dir)
     fs, leads = float(cfg["fs"]), tuple(cfg["leads"])
     cache: tuple[int, np.ndarray] | None = None
-    for row in read_manifest(out_dir):
-        shard, r = int(row["shard"]), int(row["row"])
+    for n, row in enumerate(read_manifest(out_dir), start=1):
+        shard, r = (
+            row.get("shard") if isinstance(row, dict) else None,
+            row.get("row") if isinstance(row, dict) else None,
+        )
+        if not all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x < 2**31 for x in (shard, r)):
+            raise DatasetError(
+                f"{Path(out_dir) / 'manifest.jsonl'}:{n}: no valid shard/row numbers; the file is damaged"
+            )
         if cache is None or cache[0] != shard:
             cache = (shard, load_shard(out_dir, shard))
         arr = cache[1]

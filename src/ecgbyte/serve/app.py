@@ -36,6 +36,7 @@ from typing import Any
 
 from ecgbyte.elm.run import RunDir
 from ecgbyte.errors import ConfigError, EcgbyteError, RequestError, require
+from ecgbyte.limits import MAX_FS_HZ, MIN_FS_HZ
 from ecgbyte.serve.uploads import ACCEPTED, UploadLimits, read_upload
 
 log = logging.getLogger(__name__)
@@ -201,8 +202,12 @@ def _fs(form: Any) -> float | None:
         fs = float(raw)
     except (TypeError, ValueError):
         fs = math.nan
-    if not (math.isfinite(fs) and 1 <= fs <= 100_000):
-        raise RequestError(f"fs {raw!r} is not a sampling rate in Hz (1..100000)", status=400, code="bad_fs")
+    if not (math.isfinite(fs) and MIN_FS_HZ <= fs <= MAX_FS_HZ):
+        raise RequestError(
+            f"fs {raw!r} is not a sampling rate in Hz ({MIN_FS_HZ:g}..{MAX_FS_HZ:g})",
+            status=400,
+            code="bad_fs",
+        )
     return fs
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ecgbyte.errors import ConfigError
+from ecgbyte.limits import MAX_FS_HZ, MAX_SEGMENT_SAMPLES, MIN_FS_HZ, PHYSIOLOGICAL_MV
 
 #: Ways to estimate the wavelet noise threshold (see :func:`ecgbyte.signal.wavelet.denoise`).
 NOISE_DETAILS = ("coarsest", "finest")
@@ -88,6 +89,10 @@ class PreprocessConfig:
         freqs = self.notch_freqs
         if isinstance(freqs, (int, float)):
             freqs = (freqs,)
+        if not isinstance(freqs, (list, tuple)) or len(freqs) > 16:
+            raise ConfigError(
+                f"preprocess option notch_freqs must be a list of at most 16 Hz values, got {freqs!r:.80}"
+            )
         self._set("notch_freqs", tuple(_number("notch_freqs", f, float) for f in freqs))
         if self.segment_length is not None:
             self._set("segment_length", _number("segment_length", self.segment_length, int))
@@ -96,15 +101,25 @@ class PreprocessConfig:
             if not ok:
                 raise ConfigError(f"invalid preprocess config: {what}")
 
-        need(self.flat_tol_mv >= 0, f"flat_tol_mv must be >= 0 mV, got {self.flat_tol_mv}")
-        need(self.max_gap_s >= 0, f"max_gap_s must be >= 0 s, got {self.max_gap_s}")
-        need(all(f > 0 for f in self.notch_freqs), f"notch_freqs must be > 0 Hz, got {self.notch_freqs}")
-        need(self.notch_q > 0, f"notch_q must be > 0, got {self.notch_q}")
         need(
-            0 < self.bandpass_low < self.bandpass_high,
-            f"band-pass edges must satisfy 0 < low < high, got {self.bandpass_low}..{self.bandpass_high} Hz",
+            0 <= self.flat_tol_mv <= PHYSIOLOGICAL_MV,
+            f"flat_tol_mv must be in 0..{PHYSIOLOGICAL_MV:g} mV, got {self.flat_tol_mv}",
         )
-        need(self.highpass_cutoff > 0, f"highpass_cutoff must be > 0 Hz, got {self.highpass_cutoff}")
+        need(0 <= self.max_gap_s <= 3600, f"max_gap_s must be in 0..3600 s, got {self.max_gap_s}")
+        need(
+            all(0 < f <= MAX_FS_HZ for f in self.notch_freqs),
+            f"notch_freqs must be > 0 and <= {MAX_FS_HZ:g} Hz, got {self.notch_freqs}",
+        )
+        need(0 < self.notch_q <= 1e4, f"notch_q must be > 0 and <= 10000, got {self.notch_q}")
+        need(
+            0 < self.bandpass_low < self.bandpass_high <= MAX_FS_HZ,
+            f"band-pass edges must satisfy 0 < low < high <= {MAX_FS_HZ:g} Hz, got "
+            f"{self.bandpass_low}..{self.bandpass_high} Hz",
+        )
+        need(
+            0 < self.highpass_cutoff <= MAX_FS_HZ,
+            f"highpass_cutoff must be > 0 and <= {MAX_FS_HZ:g} Hz, got {self.highpass_cutoff}",
+        )
         for name in ("bandpass_order", "highpass_order"):
             need(1 <= getattr(self, name) <= 12, f"{name} must be 1..12, got {getattr(self, name)}")
         need(1 <= self.wavelet_level <= 12, f"wavelet_level must be 1..12, got {self.wavelet_level}")
@@ -112,10 +127,14 @@ class PreprocessConfig:
             self.wavelet_noise_detail in NOISE_DETAILS,
             f"wavelet_noise_detail must be one of {', '.join(NOISE_DETAILS)}, got {self.wavelet_noise_detail!r}",
         )
-        need(self.target_fs > 0, f"target_fs must be > 0 Hz, got {self.target_fs}")
         need(
-            self.segment_length is None or self.segment_length > 0,
-            f"segment_length must be a positive number of samples (500, 1250, 2500), got {self.segment_length}",
+            MIN_FS_HZ <= self.target_fs <= MAX_FS_HZ,
+            f"target_fs must be in {MIN_FS_HZ:g}..{MAX_FS_HZ:g} Hz (the paper: 250), got {self.target_fs:g}",
+        )
+        need(
+            self.segment_length is None or 0 < self.segment_length <= MAX_SEGMENT_SAMPLES,
+            f"segment_length must be a number of samples in 1..{MAX_SEGMENT_SAMPLES} (the paper: 500, 1250, "
+            f"2500), got {self.segment_length}",
         )
         if self.denoise:
             import pywt

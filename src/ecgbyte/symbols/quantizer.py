@@ -35,6 +35,7 @@ import numpy as np
 from ecgbyte.ecg import Ecg
 from ecgbyte.errors import ConfigError, RecordError, TokenizerError
 from ecgbyte.fileio import write_json
+from ecgbyte.limits import PHYSIOLOGICAL_MV
 
 ALPHABET = "abcdefghijklmnopqrstuvwxyz"
 FORMAT = "ecgbyte.quantizer"
@@ -117,6 +118,11 @@ class Quantizer:
             ):
                 raise ConfigError(f"Quantizer.{name} must be a finite number (mV), got {v!r}")
             object.__setattr__(self, name, float(v))
+            if abs(float(v)) > PHYSIOLOGICAL_MV:
+                raise ConfigError(
+                    f"Quantizer.{name} = {v!r} mV is outside the physiological range of an ECG "
+                    f"(|x| <= {PHYSIOLOGICAL_MV:g} mV); are the signals in mV (not uV)?"
+                )
         if self.p99 < self.p1:
             raise ConfigError(f"Quantizer needs p99 >= p1, got p1={self.p1} > p99={self.p99}")
         if self.margin < 0 or (self.p99 - self.p1 + 2 * self.margin) <= 0:
@@ -130,7 +136,16 @@ class Quantizer:
                 f"Quantizer.n_symbols must be an integer in 2..{len(ALPHABET)}, got {self.n_symbols!r}"
             )
         object.__setattr__(self, "n_symbols", int(self.n_symbols))
-        object.__setattr__(self, "percentiles", tuple(float(p) for p in self.percentiles))
+        pct = self.percentiles
+        try:
+            pct = tuple(float(p) for p in pct) if not isinstance(pct, (str, bytes)) else ()
+        except (TypeError, ValueError):
+            pct = ()
+        if len(pct) != 2 or not 0.0 <= pct[0] < pct[1] <= 100.0:
+            raise ConfigError(
+                f"Quantizer.percentiles must be (low, high) with 0 <= low < high <= 100, got {self.percentiles!r:.60}"
+            )
+        object.__setattr__(self, "percentiles", pct)
         k = np.arange(self.n_symbols + 1, dtype=np.float64)
         object.__setattr__(self, "_edges", self.lo + k * self.bin_width)
         object.__setattr__(self, "_centres", (self.lo + (k[:-1] + 0.5) * self.bin_width).astype(np.float32))
