@@ -151,6 +151,8 @@ TOKENIZER_STACK = (
     "ecgbyte.corpus",
     "ecgbyte.plugins",
     "ecgbyte.tokenizer_tasks",
+    "ecgbyte.presets",
+    "ecgbyte.preset_tokenizer",
 )
 LM_SIDE = (
     "ecgbyte.data",

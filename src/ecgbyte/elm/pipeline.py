@@ -74,11 +74,18 @@ def fit_ecg_tokenizer(
     The class is the one :data:`ecgbyte.ecg_tokenizer.ECG_INPUTS` names for the input kind
     (``tokens``: ECG-Byte, ``options["n_merges"]`` merges; ``encoder``: the two-stage baseline's
     stage 1, ``options["encoder_epochs"]`` / ``["encoder_steps"]``); it preprocesses as the dataset
-    prescribes (:func:`ecgbyte.data.registry.preprocess_config_of`).
+    prescribes (:func:`ecgbyte.data.registry.preprocess_config_of`). A spec with a
+    ``"representation"`` (a preset name of :mod:`ecgbyte.presets`, e.g. ``"compact"``) trains that
+    preset's ECG-Byte tokenizer on the raw ECGs instead.
     """
     from ecgbyte.data.items import unique_ecgs
     from ecgbyte.data.registry import preprocess_config_of
 
+    if data.get("representation") is not None and cfg.ecg_input == "tokens":
+        from ecgbyte.preset_tokenizer import train_preset
+
+        # a named representation (ecgbyte.presets) brings its own leads, pipeline, quantizer and merges
+        return train_preset(unique_ecgs(train_items), data["representation"], seed=seed, progress=progress)
     pre = preprocess_config_of(data)
     cls = tokenizer_class(ECG_INPUTS[cfg.ecg_input])
     return cls.fit(
@@ -97,7 +104,9 @@ def representation_of(tok: EcgTokenizer, data: dict[str, Any]) -> dict[str, Any]
     """What the model reads, as stored in a run's config (``extra["representation"]``)."""
     pre = getattr(tok, "preprocess", None)
     merges = getattr(tok, "merges", None)
+    preset = getattr(tok, "preset", None)
     return {
+        "preset": preset.name if preset is not None else None,
         "ecg_tokenizer_format": tok.format,
         "leads": list(tok.leads),
         "preprocess": pre.to_dict() if pre is not None else None,
@@ -210,6 +219,11 @@ def train_elm(
 
             keep = ("objective", "steps", "n_ecgs", "n_parameters", "wall_s")
             write_json(out / "stage1.json", {k: tok.info[k] for k in keep})
+    if data.get("representation") is not None:
+        from ecgbyte.presets import check_preset
+
+        where = str(ecg_tokenizer) if isinstance(ecg_tokenizer, (str, os.PathLike)) else "the ECG tokenizer"
+        check_preset(tok, data["representation"], where=where)  # a folder of another representation: one line
     cfg.extra = {**cfg.extra, "representation": representation_of(tok, data)}
     log.info("%s", describe_run(cfg, data, tok))
     return train(

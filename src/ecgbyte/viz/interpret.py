@@ -131,8 +131,12 @@ def plot_reconstruction(
 
     Each panel's title gives the RMSE (mV) over the whole lead; the residual is quantization only.
     """
+    from ecgbyte.presets import decoded_leads
+
     prep = tokenizer.prepare(ecg)
     rec = tokenizer.decode(tokenizer.encode(ecg))
+    out = decoded_leads(tokenizer)  # a preset decodes to its 12 leads: pick the encoded ones by name
+    rec = rec[[out.index(n) for n in prep.leads]]
     rows = _lead_rows(prep.leads, leads)
     fs = float(prep.fs)
     n = prep.n_samples if seconds is None else min(prep.n_samples, round(seconds * fs))
