@@ -17,6 +17,7 @@ disk cache (about 1 s).
 from __future__ import annotations
 
 import functools
+import hashlib
 import itertools
 import mmap
 import os
@@ -28,6 +29,7 @@ from ecgbyte.bpe.merges import Merges, default_alphabet
 from ecgbyte.errors import ConfigError, TokenizerError
 
 _INT32_MAX = int(np.iinfo(np.int32).max)
+_INT16_MAX = int(np.iinfo(np.int16).max)
 
 
 def train(
@@ -123,7 +125,9 @@ def _dedupe(sequences: Iterable, alphabet_size: int) -> tuple[list[np.ndarray], 
         raise TokenizerError(
             f"sequences must be an iterable of 1-D integer arrays, got {type(sequences).__name__}"
         )
-    index: dict[bytes, int] = {}  # uint8 codes -> position in `unique`
+    # digest of the uint8 codes -> positions in `unique` with that digest (a digest, not the codes,
+    # so the index holds 16 bytes per sequence instead of a copy of the corpus)
+    index: dict[bytes, list[int]] = {}
     unique: list[np.ndarray] = []
     counts: list[int] = []
     for k, seq in enumerate(sequences):
@@ -142,13 +146,16 @@ def _dedupe(sequences: Iterable, alphabet_size: int) -> tuple[list[np.ndarray], 
                 f"sequence {k} holds symbol code {bad}, outside 0..{alphabet_size - 1}; "
                 "symbolize with the same alphabet or raise alphabet_size"
             )
-        codes = arr.astype(np.uint8, copy=False)
-        j = index.setdefault(codes.tobytes(), len(unique))
-        if j == len(unique):
+        codes = np.ascontiguousarray(arr, dtype=np.uint8)
+        same = index.setdefault(hashlib.blake2b(codes, digest_size=16).digest(), [])
+        for j in same:
+            if np.array_equal(unique[j], codes):
+                counts[j] += 1
+                break
+        else:
+            same.append(len(unique))
             unique.append(codes)
             counts.append(1)
-        else:
-            counts[j] += 1
     return unique, counts
 
 
@@ -168,8 +175,12 @@ def _train_arrays(
     always_window: bool = False,
     threads: int = 1,
     parallel_min_count: int | None = None,
+    sym_dtype: type | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Lay out the corpus, run the kernels, return ``(pairs [n, 2], ids [n])`` int32."""
+    """Lay out the corpus, run the kernels, return ``(pairs [n, 2], ids [n])`` int32.
+
+    ``sym_dtype`` forces the layout's integer type (tests); by default :func:`_sym_dtype` picks it.
+    """
     from ecgbyte.bpe import _train_kernels as K
 
     _compile_all()
@@ -181,8 +192,11 @@ def _train_arrays(
     total = sum(len(s) for s in seqs) + len(seqs) + 1
     if total > _INT32_MAX:
         raise ConfigError(f"the corpus holds {total} symbols, more than 2**31 - 1; train on a sample")
-    nodes = _alloc((3, total), np.int32)  # symbol, next/previous occurrence of its pair
-    sym = nodes[0]
+    sym = _alloc(
+        (total,),
+        sym_dtype or _sym_dtype(alphabet_size + n_merges, max(len(s) for s in seqs), max_token_length),
+    )
+    links = _alloc((2, total), np.int32)  # next/previous occurrence of each position's pair
     sym[0] = K.SENT
     gstart: list[int] = []
     gw: list[int] = []
@@ -208,7 +222,7 @@ def _train_arrays(
     bar = None
     try:
         state = _State(
-            nodes,
+            (sym, links[0], links[1]),
             np.asarray(gstart, np.int64),
             np.asarray(gw, np.int64),
             alphabet_size,
@@ -258,6 +272,20 @@ def _train_arrays(
         numba.set_num_threads(numba_threads)
     n = int(st[K.NOUT]) + 1
     return state.out_pairs[:n].copy(), state.out_ids[:n].copy()
+
+
+def _sym_dtype(n_ids: int, longest_sequence: int, max_token_length: int | None) -> type:
+    """The narrowest layout type: int16 when every token id (``< n_ids``) and every tail code
+    ``-(length + 1)`` fits (a token is never longer than its sequence or ``max_token_length``),
+    else int32. int16 halves the corpus layout (2 instead of 4 bytes per symbol).
+
+    >>> _sym_dtype(26 + 10_000, 5000, None).__name__, _sym_dtype(32_769, 5000, None).__name__
+    ('int16', 'int32')
+    """
+    longest = longest_sequence if max_token_length is None else min(longest_sequence, max_token_length)
+    if n_ids <= _INT16_MAX + 1 and longest + 1 <= _INT16_MAX + 1:
+        return np.int16
+    return np.int32
 
 
 @functools.cache
@@ -310,9 +338,10 @@ def _compile_all() -> None:
     st = np.zeros(K.N_STATE, np.int64)
     K.rehash(*table, keys.copy(), np.zeros(1, np.int64), ints.copy(), ints.copy(), ints.copy(), st)
     one = np.ones(1, np.int64)
-    K.merge_part(
-        ints, ints, ints, ints, keys, table[1], ints, ints, ints, st, one, one, np.int64(0), np.int32(0)
-    )  # fmt: skip (an empty table: returns at once)
+    for sym in (np.zeros(1, np.int16), ints):  # both layout types (see _sym_dtype)
+        K.merge_part(
+            sym, ints, ints, ints, keys, table[1], ints, ints, ints, st, one, one, np.int64(0), np.int32(0)
+        )  # fmt: skip (an empty table: returns at once)
 
 
 def _alloc(shape: tuple[int, ...], dtype: type) -> np.ndarray:
