@@ -12,6 +12,8 @@ another format is refused with a :class:`~ecgbyte.errors.TokenizerError`. Torch-
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,23 +54,40 @@ def train_tokenizer(
     ecgs, cfg, info = load_training_ecgs(src, segment_seconds=segment_seconds, layout=layout)
     n = len(ecgs) if num_ecgs is None else num_ecgs
     chosen = sample_ecgs(ecgs, n, method=sampling, seed=seed)
-    tok = ECGByteTokenizer.train(
-        [ecgs[i] for i in chosen],
-        n_merges=n_merges,
-        min_frequency=min_frequency,
-        max_token_length=max_token_length,
-        seed=seed,
-        preprocess=cfg,
-        progress=progress,
-        threads=threads,
-        quantizer=quantizer,
-    )
+    with _bpe_processes() as rank:
+        tok = ECGByteTokenizer.train(
+            [ecgs[i] for i in chosen],
+            n_merges=n_merges,
+            min_frequency=min_frequency,
+            max_token_length=max_token_length,
+            seed=seed,
+            preprocess=cfg,
+            progress=progress,
+            threads=threads,
+            quantizer=quantizer,
+        )
     tok.info.update(info)
     tok.info.update(
         {"sampling": sampling, "n_available": len(ecgs), "segment_samples": int(ecgs[0].n_samples)}
     )
-    paths = tok.save_pretrained(out_dir)
+    paths = tok.save_pretrained(out_dir) if rank == 0 else ()  # one writer in a distributed run
     return tok, paths
+
+
+@contextlib.contextmanager
+def _bpe_processes() -> Iterator[int]:
+    """Under torchrun (``WORLD_SIZE`` > 1), BPE training split over the processes (each trains on
+    its share of the sampled ECGs' leads, the merges are the single-process ones); yields the rank."""
+    from ecgbyte.bpe.distributed import env_world
+
+    _, world = env_world()
+    if world <= 1:
+        yield 0
+        return
+    from ecgbyte.bpe.distributed import partitioned
+
+    with partitioned() as comm:
+        yield comm.rank
 
 
 def encode_record(

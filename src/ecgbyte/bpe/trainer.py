@@ -16,6 +16,7 @@ disk cache (about 1 s).
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import hashlib
 import itertools
@@ -30,6 +31,8 @@ from ecgbyte.errors import ConfigError, TokenizerError
 
 _INT32_MAX = int(np.iinfo(np.int32).max)
 _INT16_MAX = int(np.iinfo(np.int16).max)
+# a trainer that replaces this one while set (ecgbyte.bpe.distributed: this process's share)
+PARTITIONED: contextvars.ContextVar = contextvars.ContextVar("ecgbyte_bpe_partitioned", default=None)
 
 
 def train(
@@ -84,6 +87,10 @@ def train(
     >>> m.vocab()[2:], m.pairs.tolist()
     (['aa', 'aab'], [[0, 0], [2, 1]])
     """
+    hook = PARTITIONED.get()  # set by ecgbyte.bpe.distributed.partitioned(): one share per process
+    if hook is not None:
+        return hook(sequences, n_merges=n_merges, min_frequency=min_frequency, alphabet_size=alphabet_size,
+                    max_token_length=max_token_length, progress=progress, threads=threads)  # fmt: skip
     alphabet = default_alphabet(alphabet_size)
     n_merges = _check_int("n_merges", n_merges, 0)
     min_frequency = _check_int("min_frequency", min_frequency, 1)
@@ -187,31 +194,11 @@ def _train_arrays(
     empty = (np.zeros((0, 2), np.int32), np.zeros(0, np.int32))
     if not seqs or n_merges == 0:
         return empty
-    # sequences with equal weight side by side, so a position's weight is one binary search away
-    order = sorted(range(len(seqs)), key=lambda i: -weights[i])
-    total = sum(len(s) for s in seqs) + len(seqs) + 1
-    if total > _INT32_MAX:
-        raise ConfigError(f"the corpus holds {total} symbols, more than 2**31 - 1; train on a sample")
-    sym = _alloc(
-        (total,),
-        sym_dtype or _sym_dtype(alphabet_size + n_merges, max(len(s) for s in seqs), max_token_length),
+    sym, links, gstart, gw, starts = _layout(
+        seqs, weights, alphabet_size + n_merges, max_token_length, sym_dtype
     )
-    links = _alloc((2, total), np.int32)  # next/previous occurrence of each position's pair
-    sym[0] = K.SENT
-    gstart: list[int] = []
-    gw: list[int] = []
-    starts = np.empty(len(order), np.int64)  # the sentinel before each sequence
-    pos = 1
-    for j, i in enumerate(order):
-        if not gw or gw[-1] != weights[i]:
-            gstart.append(pos)
-            gw.append(weights[i])
-        starts[j] = pos - 1
-        n = len(seqs[i])
-        sym[pos : pos + n] = seqs[i]
-        sym[pos + n] = K.SENT
-        pos += n + 1
-    n_parts = min(threads, len(order))
+    total = sym.shape[0]
+    n_parts = min(threads, len(starts))
     if parallel_min_count is None:
         parallel_min_count = PARALLEL_MIN_COUNT
     import numba
@@ -223,8 +210,8 @@ def _train_arrays(
     try:
         state = _State(
             (sym, links[0], links[1]),
-            np.asarray(gstart, np.int64),
-            np.asarray(gw, np.int64),
+            gstart,
+            gw,
             alphabet_size,
             n_merges,
             bounds=_partition_bounds(starts, total, n_parts),
@@ -272,6 +259,47 @@ def _train_arrays(
         numba.set_num_threads(numba_threads)
     n = int(st[K.NOUT]) + 1
     return state.out_pairs[:n].copy(), state.out_ids[:n].copy()
+
+
+def _layout(
+    seqs: list[np.ndarray],
+    weights: list[int],
+    n_ids: int,
+    max_token_length: int | None,
+    sym_dtype: type | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The corpus laid out for the kernels: ``(sym, links [2, N], gstart, gw, starts)``.
+
+    ``sym`` holds ``S seq S seq ... S`` (``S = SENT``), sequences of equal weight side by side (so a
+    position's weight is one binary search away: groups start at ``gstart`` with weight ``gw``);
+    ``links`` (uninitialised) are the occurrence lists; ``starts`` the sentinel before each sequence.
+    """
+    from ecgbyte.bpe import _train_kernels as K
+
+    order = sorted(range(len(seqs)), key=lambda i: -weights[i])
+    total = sum(len(s) for s in seqs) + len(seqs) + 1
+    if total > _INT32_MAX:
+        raise ConfigError(f"the corpus holds {total} symbols, more than 2**31 - 1; train on a sample")
+    longest = max((len(s) for s in seqs), default=1)
+    sym = _alloc((total,), sym_dtype or _sym_dtype(n_ids, longest, max_token_length))
+    links = _alloc((2, total), np.int32)  # next/previous occurrence of each position's pair
+    sym[0] = K.SENT
+    gstart: list[int] = []
+    gw: list[int] = []
+    starts = np.empty(len(order), np.int64)
+    pos = 1
+    for j, i in enumerate(order):
+        if not gw or gw[-1] != weights[i]:
+            gstart.append(pos)
+            gw.append(weights[i])
+        starts[j] = pos - 1
+        n = len(seqs[i])
+        sym[pos : pos + n] = seqs[i]
+        sym[pos + n] = K.SENT
+        pos += n + 1
+    if not gw:  # no sequence (a process of a distributed run may hold none)
+        gstart, gw = [1], [1]
+    return sym, links, np.asarray(gstart, np.int64), np.asarray(gw, np.int64), starts
 
 
 def _sym_dtype(n_ids: int, longest_sequence: int, max_token_length: int | None) -> type:
