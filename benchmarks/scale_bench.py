@@ -146,20 +146,19 @@ def worker(args: argparse.Namespace) -> int:
         from ecgbyte.bpe.distributed import train_distributed
 
         rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
-        merges, comm = train_distributed(
-            seqs[rank::world], n_merges=args.merges, threads=args.threads, return_stats=True
-        )
-        res.update(rank=rank, world=world, comm=comm)
+        share = seqs[rank::world]
+        merges, comm = train_distributed(share, n_merges=args.merges, threads=args.threads, return_stats=True)
+        res.update(rank=rank, world=world, comm=comm, share_symbols=int(sum(s.size for s in share)))
     else:
         merges = train(seqs, n_merges=args.merges, threads=args.threads)
     res["train_s"] = time.perf_counter() - t0
     peak = _kib("VmHWM") * 1024
     import hashlib
 
-    res["symbols"] = int(codes.size)
+    res["symbols"] = res.get("share_symbols", int(codes.size))  # what this process trained on
     res["corpus_bytes"] = int(codes.nbytes)
     res["peak_over_corpus"] = peak - base
-    res["bytes_per_symbol"] = (peak - base) / codes.size
+    res["bytes_per_symbol"] = (peak - base) / res["symbols"]
     res["n_learned"] = len(merges)
     res["merges_sha256"] = hashlib.sha256(merges.pairs.tobytes() + merges.ids.tobytes()).hexdigest()
     out = Path(args.result)
@@ -229,8 +228,9 @@ def _fmt_s(x: float) -> str:
     return f"{x:.1f}" if x >= 1 else f"{x:.2f}"
 
 
-def project(cases: list[dict]) -> dict:
+def project(cases: list[dict], distributed: list[dict] | None = None) -> dict:
     """Cost of the paper's sample and of all MIMIC-IV-ECG on 1, 4 and 16 machines of 64 GB."""
+    comm_s = max((d["comm_s_per_merge"] for d in distributed or []), default=None)
     one = [c for c in cases if c["processes"] == 1]
     biggest = max(c["size"] for c in one)
     smallest = min(c["size"] for c in one)
@@ -248,10 +248,12 @@ def project(cases: list[dict]) -> dict:
                 mem_gb = per * (bps + 1) / 1e9  # trainer + the corpus itself (1 byte per symbol)
                 fits = mem_gb <= 0.9 * MACHINE_GB and per < 2**31 - 1
                 seconds = hi["train_s"] * (per / biggest) ** exponent
+                comm = comm_s * merges if machines > 1 and comm_s is not None else 0.0
                 out["rows"].append({
                     "corpus": name, "symbols": n, "merges": merges, "machines": machines,
                     "symbols_per_machine": per, "memory_gb_per_machine": round(mem_gb, 1),
                     "fits": bool(fits), "hours_compute": round(seconds / 3600, 2),
+                    "hours_communication": round(comm / 3600, 2), "hours": round((seconds + comm) / 3600, 2),
                 })  # fmt: skip
         out["assumptions"].append(
             f"{merges} merges: time grows as n^{exponent:.2f} (measured {smallest:.0e} -> {biggest:.0e} "
@@ -260,8 +262,9 @@ def project(cases: list[dict]) -> dict:
     out["assumptions"] += [
         "one process per machine holds n / machines symbols (at most 2^31 - 1: the trainer's positions "
         "are int32); 'fits' asks for <= 90% of 64 GB",
-        "hours are compute only, scaled from this 2-core machine (2 threads); several machines add "
-        "the per-merge communication measured for 2 processes (see comm rows), times the number of merges",
+        "compute hours are scaled from this 2-core machine (2 threads per process); on several machines "
+        "each merge adds the communication measured here for 2 processes on one host (loopback gloo; "
+        "a network adds latency, and more processes add gather volume)",
         "a merge's work spreads evenly over the partitions (each machine merges its own occurrences)",
     ]
     return out
@@ -299,12 +302,12 @@ def markdown(out: dict) -> str:
                   f"{r['old_bps']:.2f} -> {r['new_bps']:.2f}; merges identical: {r['same_merges']}"]  # fmt: skip
     if out.get("projection"):
         p = out["projection"]
-        lines += ["", "| corpus | merges | machines | GB per machine | fits 64 GB | compute hours |",
-                  "|---|---:|---:|---:|---|---:|"]  # fmt: skip
+        lines += ["", "| corpus | merges | machines | GB per machine | fits 64 GB | compute h | communication h | total h |",
+                  "|---|---:|---:|---:|---|---:|---:|---:|"]  # fmt: skip
         for row in p["rows"]:
             lines.append(f"| {row['corpus']} | {row['merges']} | {row['machines']} | "
                          f"{row['memory_gb_per_machine']} | {'yes' if row['fits'] else 'no'} | "
-                         f"{row['hours_compute']} |")  # fmt: skip
+                         f"{row['hours_compute']} | {row['hours_communication']} | {row['hours']} |")  # fmt: skip
         lines += ["", "Assumptions:"] + [f"- {a}" for a in p["assumptions"]]
     return "\n".join(lines)
 
@@ -402,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
                                "bps_from": by[lo]["bytes_per_symbol"], "bps_to": by[hi]["bytes_per_symbol"]})  # fmt: skip
         out["growth"] = growth
         if out["cases"]:
-            out["projection"] = project(out["cases"])
+            out["projection"] = project(out["cases"], out.get("distributed"))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     text = markdown(out)

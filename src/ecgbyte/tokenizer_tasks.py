@@ -47,29 +47,23 @@ def train_tokenizer(
     ``num_ecgs`` segments (default: all) are drawn with ``seed``, at random or ``"stratified"``
     by morphology (:func:`ecgbyte.sampling.sample_ecgs`).
     """
-    from ecgbyte.corpus import load_training_ecgs
-    from ecgbyte.sampling import sample_ecgs
-    from ecgbyte.tokenizer import ECGByteTokenizer
+    from ecgbyte.tokenizer_stream import train_streaming
 
-    ecgs, cfg, info = load_training_ecgs(src, segment_seconds=segment_seconds, layout=layout)
-    n = len(ecgs) if num_ecgs is None else num_ecgs
-    chosen = sample_ecgs(ecgs, n, method=sampling, seed=seed)
     with _bpe_processes() as rank:
-        tok = ECGByteTokenizer.train(
-            [ecgs[i] for i in chosen],
+        tok = train_streaming(
+            src,
             n_merges=n_merges,
+            num_ecgs=num_ecgs,
+            sampling=sampling,
+            seed=seed,
             min_frequency=min_frequency,
             max_token_length=max_token_length,
-            seed=seed,
-            preprocess=cfg,
+            segment_seconds=segment_seconds,
+            layout=layout,
             progress=progress,
             threads=threads,
             quantizer=quantizer,
         )
-    tok.info.update(info)
-    tok.info.update(
-        {"sampling": sampling, "n_available": len(ecgs), "segment_samples": int(ecgs[0].n_samples)}
-    )
     paths = tok.save_pretrained(out_dir) if rank == 0 else ()  # one writer in a distributed run
     return tok, paths
 
