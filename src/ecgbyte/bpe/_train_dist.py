@@ -72,12 +72,12 @@ def table_keys(tkey, out):
 
 
 @_kernel
-def push_all(hcnt, hkey, st, counts, keys, vlen, max_len):
-    """Queue every pair with a positive count whose token fits in ``max_len`` symbols (the caller
-    guarantees room)."""
+def push_all(hcnt, hkey, st, counts, keys, vlen, max_len, min_count):
+    """Queue every pair counted at least ``min_count`` times whose token fits in ``max_len`` symbols
+    (the caller guarantees room)."""
     for i in range(keys.shape[0]):
         k = keys[i]
-        if counts[i] > 0 and vlen[k >> 32] + vlen[k & 0xFFFFFFFF] <= max_len:
+        if counts[i] >= min_count and vlen[k >> 32] + vlen[k & 0xFFFFFFFF] <= max_len:
             _heap_push(hcnt, hkey, st, counts[i], k)
 
 

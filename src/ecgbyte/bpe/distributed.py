@@ -197,7 +197,7 @@ def train_distributed(
             bounds=T._partition_bounds(starts, sym.shape[0], n_parts),
         )  # fmt: skip
     max_len = T._INT32_MAX if max_token_length is None else max_token_length
-    step = _Stepper(state, comm, D, K, max_len)
+    step = _Stepper(state, comm, D, K, max_len, min_frequency)
     step.queue(step.local_keys(D.table_keys))
     import numba
 
@@ -240,7 +240,7 @@ def _compile(D: Any) -> None:
     D.grown_keys(keys, ints, ints, pst, np.int64(0), none)
     D.table_keys(keys, np.zeros(1, np.int64))
     heap = np.zeros(2, np.int64)
-    D.push_all(heap, heap.copy(), st, none, none, np.ones(1, np.int32), 1)
+    D.push_all(heap, heap.copy(), st, none, none, np.ones(1, np.int32), 1, 1)
     D.push(heap, heap.copy(), st, np.int64(1), np.int64(0))
     D.pop(heap, heap.copy(), st, np.zeros(2, np.int64))
     st[K.VSIZE], st[K.VBUF] = 2, 2
@@ -251,8 +251,9 @@ def _compile(D: Any) -> None:
 class _Stepper:
     """One process's side of each merge: pick the pair with the others, merge locally, requeue."""
 
-    def __init__(self, state: Any, comm: Comm, D: Any, K: Any, max_len: int) -> None:
+    def __init__(self, state: Any, comm: Comm, D: Any, K: Any, max_len: int, min_count: int) -> None:
         self.s, self.comm, self.D, self.K, self.max_len = state, comm, D, K, max_len
+        self.min_count = min_count  # rarer pairs are never queued (they can never be picked)
         self.hcnt = np.zeros(64, np.int64)
         self.hkey = np.zeros(64, np.int64)
         self.top = np.zeros(2, np.int64)
@@ -273,7 +274,7 @@ class _Stepper:
         if need > self.hcnt.shape[0]:
             self.hcnt = T._grown(self.hcnt, 2 * need)
             self.hkey = T._grown(self.hkey, 2 * need)
-        self.D.push_all(self.hcnt, self.hkey, s.st, counts, union, s.vlen, self.max_len)
+        self.D.push_all(self.hcnt, self.hkey, s.st, counts, union, s.vlen, self.max_len, self.min_count)
 
     def merge(self, min_frequency: int) -> bool:
         """Pick and merge the next pair; False when none reaches ``min_frequency``."""
@@ -289,7 +290,7 @@ class _Stepper:
             now = int(self.comm.allreduce(one)[0])
             if now == cnt:
                 break
-            if 0 < now < cnt:  # fell since it was queued: requeue (room: one entry was popped)
+            if min_frequency <= now < cnt:  # fell since queued: requeue (room: one entry was popped)
                 D.push(self.hcnt, self.hkey, st, now, key)
         if cnt < min_frequency:
             return False

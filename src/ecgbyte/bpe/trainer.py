@@ -4,8 +4,9 @@
 (the tests compare them on random corpora), but incrementally: each merge touches only its own
 occurrences and their neighbouring runs, never the whole corpus (the original ECG-Byte recounts
 every pair after every merge). The data structures are described in
-:mod:`ecgbyte.bpe._train_kernels` and the modules it lists: 12 bytes per corpus symbol, plus the
-pair tables and queue (13 bytes per symbol in all, measured on 30M symbols of ECG).
+:mod:`ecgbyte.bpe._train_kernels` and the modules it lists: 10 bytes per corpus symbol (the layout
+in int16 while every id and token length fits, :func:`_sym_dtype`; else 12), plus the pair tables
+and queue (``benchmarks/scale_bench.py`` measures the peak from 10^8 to 10^9 symbols).
 
 Merges with many occurrences run on several threads, one per partition of the corpus (see the
 kernels' module); the result does not depend on the number of threads.
@@ -218,7 +219,7 @@ def _train_arrays(
             always_window=always_window,
         )
         max_len = _INT32_MAX if max_token_length is None else max_token_length
-        state.init_heap(max_len)
+        state.init_heap(max_len, min_frequency)
         chunk = max(1, min(100, n_merges // 50))
         if progress:
             from tqdm.auto import tqdm
@@ -250,7 +251,7 @@ def _train_arrays(
             if code == K.NEED_TABLE:
                 state.grow_table()
             elif code == K.NEED_HEAP:
-                state.rebuild_heap(max_len)
+                state.rebuild_heap(max_len, min_frequency)
             elif code == K.NEED_VBUF:
                 state.vbuf = _grown(state.vbuf, 2 * state.vbuf.shape[0])
     finally:
@@ -471,20 +472,20 @@ class _State:
             self.K.rehash(*(a[q] for a in old), self.tkey[q], self.tcnt[q], self.thead[q],
                           self.tstamp[q], self.touched[q], self.pst[q])  # fmt: skip
 
-    def init_heap(self, max_len: int) -> None:
+    def init_heap(self, max_len: int, min_count: int = 1) -> None:
         size = 2 * int(self.pst[:, self.K.USED].sum()) + 64
         self.hcnt = np.zeros(size, np.int64)
         self.hkey = np.zeros(size, np.int64)
-        self.K.init_heap(self.tkey, self.tcnt, self.vlen, max_len, self.hcnt, self.hkey, self.st)
+        self.K.init_heap(self.tkey, self.tcnt, self.vlen, max_len, min_count, self.hcnt, self.hkey, self.st)
 
-    def rebuild_heap(self, max_len: int) -> None:
+    def rebuild_heap(self, max_len: int, min_count: int = 1) -> None:
         """Drop the stale entries: queue every pair again with its current count (and grow)."""
         K = self.K
         size = max(self.hcnt.shape[0], 2 * int(self.pst[:, K.USED].sum() + self.pst[:, K.NTOUCH].sum()) + 64)
         if size > self.hcnt.shape[0]:
             self.hcnt = np.zeros(size, np.int64)
             self.hkey = np.zeros(size, np.int64)
-        K.init_heap(self.tkey, self.tcnt, self.vlen, max_len, self.hcnt, self.hkey, self.st)
+        K.init_heap(self.tkey, self.tcnt, self.vlen, max_len, min_count, self.hcnt, self.hkey, self.st)
 
     def kernel_args(self) -> tuple[np.ndarray, ...]:
         return (
