@@ -11,7 +11,10 @@ time, in three passes:
    whose rows the BPE trainer takes as its sequences without copying them.
 
 So the memory held is the chosen corpus at one byte per symbol, plus one shard or record at a
-time, plus the trainer's own; never the float signals of the whole source. The tokenizer is the
+time, plus the trainer's own; never the float signals of the whole source. Under torchrun
+(:func:`ecgbyte.bpe.distributed.partitioned`) every process reads the source and fits the same
+quantizer, but symbolizes and trains on every ``size``-th chosen segment only, so each holds its
+share of the corpus. The tokenizer is the
 one :meth:`ECGByteTokenizer.train` gives on the same chosen segments (same quantizer, symbols,
 merges and info): the passes read the same segments in the same order. Records are preprocessed
 in each pass (three times), shards are only read again.
@@ -25,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from ecgbyte.bpe.trainer import PARTITIONED
 from ecgbyte.ecg import STANDARD_LEADS, Ecg
 from ecgbyte.errors import ConfigError, TokenizerError
 from ecgbyte.tokenizer import ECGByteTokenizer, _prepare
@@ -88,8 +92,8 @@ def train_streaming(
     del feats
     leads = tuple(STANDARD_LEADS)
 
-    def chosen_signals(desc: str) -> Iterator[np.ndarray]:
-        want = iter(chosen.tolist())
+    def chosen_signals(desc: str, positions: np.ndarray) -> Iterator[np.ndarray]:
+        want = iter(positions.tolist())
         nxt = next(want, None)
         for i, ecg in enumerate(passes(desc)):
             if nxt is None:
@@ -100,11 +104,23 @@ def train_streaming(
 
     if len(chosen) == 0:
         raise TokenizerError("no ECGs to train the tokenizer on; check the source directory or --num-ecgs")
-    quant = q_cls.fit(
-        chosen_signals("fitting the quantizer (2/3)"), percentiles=(1, 99), seed=seed, n_symbols=26
-    )
-    codes, n_values = _symbolize_all(quant, chosen_signals("symbolizing (3/3)"), len(chosen))
-    merges = train_bpe(
+    n_values = [0]
+
+    def counted(signals: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        for sig in signals:
+            n_values[0] += int(sig.size)
+            yield sig
+
+    fit_on = counted(chosen_signals("fitting the quantizer (2/3)", chosen))
+    quant = q_cls.fit(fit_on, percentiles=(1, 99), seed=seed, n_symbols=26)
+    # in a distributed run (ecgbyte.bpe.distributed.partitioned) each process symbolizes and trains
+    # on every size-th chosen ECG only; the merges do not depend on how the corpus is split
+    hook = PARTITIONED.get()
+    rank, size = getattr(hook, "share", (0, 1))
+    mine = chosen[rank::size]
+    codes = _symbolize_all(quant, chosen_signals("symbolizing (3/3)", mine), len(mine))
+    train_share = getattr(hook, "train_share", None) or train_bpe
+    merges = train_share(
         [row for ecg_codes in codes for row in ecg_codes],
         n_merges=n_merges,
         min_frequency=min_frequency,
@@ -115,7 +131,7 @@ def train_streaming(
     )
     tok_info = {
         "n_ecgs": len(chosen),
-        "n_symbols": n_values,
+        "n_symbols": n_values[0],
         "n_merges_requested": int(n_merges),
         "min_frequency": int(min_frequency),
         "max_token_length": max_token_length,
@@ -130,14 +146,12 @@ def train_streaming(
     return tok
 
 
-def _symbolize_all(quant: Any, signals: Iterator[np.ndarray], n: int) -> tuple[Any, int]:
-    """The chosen segments' codes in one packed ``uint8 [n, leads, samples]`` array (a list of
-    arrays if segments differ in shape), and how many values they hold."""
+def _symbolize_all(quant: Any, signals: Iterator[np.ndarray], n: int) -> Any:
+    """The segments' codes in one packed ``uint8 [n, leads, samples]`` array (a list of arrays if
+    segments differ in shape)."""
     packed: np.ndarray | None = None
     ragged: list[np.ndarray] = []
-    n_values = 0
     for k, sig in enumerate(signals):
-        n_values += int(sig.size)
         sym = quant.symbolize(sig)
         if packed is None and not ragged:
             packed = np.empty((n, *sym.shape), np.uint8)
@@ -147,7 +161,7 @@ def _symbolize_all(quant: Any, signals: Iterator[np.ndarray], n: int) -> tuple[A
         if packed is not None:  # a segment of another shape: fall back to one array per segment
             ragged, packed = [packed[i] for i in range(k)], None
         ragged.append(sym.astype(np.uint8, copy=False))
-    return (packed if packed is not None else ragged), n_values
+    return packed if packed is not None else ragged
 
 
 def _bars(read: Callable[[], Iterator[Ecg]], progress: bool) -> Callable[[str], Iterator[Ecg]]:

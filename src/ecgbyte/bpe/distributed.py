@@ -20,6 +20,7 @@ tokenizer's import path; launch with ``torchrun --nproc_per_node N -m ecgbyte.cl
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 import time
@@ -147,6 +148,10 @@ def partitioned(comm: Comm | None = None) -> Iterator[Comm]:
         share = [s for i, s in enumerate(sequences) if i % comm.size == comm.rank]
         return train_distributed(share, comm=comm, **options)
 
+    # for callers that read their own share (ecgbyte.tokenizer_stream): who this process is, and
+    # training on sequences that are already this process's share
+    hook.share = (comm.rank, comm.size)  # type: ignore[attr-defined]
+    hook.train_share = functools.partial(train_distributed, comm=comm)  # type: ignore[attr-defined]
     token = T.PARTITIONED.set(hook)
     try:
         yield comm
