@@ -15,8 +15,9 @@ Unreadable records are skipped, logged and counted. Torch-free.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,19 +49,38 @@ def load_training_ecgs(
     (default 10 s) segments; shards made with another config than a given ``preprocess`` raise
     :class:`ConfigError`.
     Records that fail to read or preprocess are skipped and counted in ``info["skipped"]``.
+    Everything is held in memory: :func:`training_segments` reads one segment at a time.
     """
-    from ecgbyte.signal import preprocess as run_preprocess
-    from ecgbyte.signal import segment
+    read, cfg, info = training_segments(
+        src, segment_seconds=segment_seconds, layout=layout, preprocess=preprocess
+    )
+    ecgs = list(read())
+    if not ecgs and info["source_kind"] == "records":
+        raise DatasetError(f"{src}: no record could be read and preprocessed (skipped: {info['skipped']})")
+    return ecgs, cfg, info
 
+
+def training_segments(
+    src: str | Path,
+    *,
+    segment_seconds: float | None = None,
+    layout: str = "auto",
+    preprocess: PreprocessConfig | None = None,
+) -> tuple[Callable[[], Iterator[Ecg]], PreprocessConfig, dict[str, Any]]:
+    """The segments of :func:`load_training_ecgs`, read again on each call of the returned function.
+
+    Returns ``(read, PreprocessConfig, info)``: ``read()`` yields the segments in the same order
+    as :func:`load_training_ecgs` lists them, one at a time (a shard or a record at a time in
+    memory); each pass over records sets ``info["skipped"]`` afresh.
+    """
     src = Path(src)
     if segment_seconds is not None and not segment_seconds > 0:
         raise ConfigError(f"--segment-seconds must be > 0, got {segment_seconds}")
     info: dict[str, Any] = {"source": str(src)}
     if src.is_dir() and is_shards(src):
-        from ecgbyte.io.shards import iter_segments, read_run_config
+        from ecgbyte.io.shards import read_run_config
 
-        run_cfg = read_run_config(src)
-        cfg = PreprocessConfig.from_dict(run_cfg["preprocess"])
+        cfg = PreprocessConfig.from_dict(read_run_config(src)["preprocess"])
         if preprocess is not None and dataclasses.replace(cfg, segment_length=None) != dataclasses.replace(
             preprocess, segment_length=None
         ):
@@ -69,38 +89,52 @@ def load_training_ecgs(
                 f"asked for ({preprocess.hash()}); run `ecgbyte preprocess` with it or pass the raw records"
             )
         info["source_kind"] = "shards"
-        ecgs, cfg_hash = [], cfg.hash()
-        for ecg in iter_segments(src):
-            ecg = ecg.replace(meta={**ecg.meta, "preprocess_hash": cfg_hash})
-            if segment_seconds is not None:
-                length = round(segment_seconds * ecg.fs)
-                if length > ecg.n_samples:
-                    raise ConfigError(
-                        f"--segment-seconds {segment_seconds} is longer than the shards' segments "
-                        f"({ecg.n_samples / ecg.fs:g} s); omit it or preprocess again"
-                    )
-                ecgs.extend(segment(ecg, length))
-            else:
-                ecgs.append(ecg)
-        return ecgs, cfg, info
-    from ecgbyte.io import discover, read_record
+        return functools.partial(_shard_segments, src, cfg, segment_seconds), cfg, info
+    from ecgbyte.io import discover
 
     cfg = preprocess or PreprocessConfig()
     seconds = segment_seconds if segment_seconds is not None else cfg.segment_length / cfg.target_fs
     length = round(seconds * cfg.target_fs)
     cfg = dataclasses.replace(cfg, segment_length=length)
     info["source_kind"] = "records"
-    ecgs, skipped = [], {}
-    for ref in discover(src, layout=layout):
+    info["skipped"] = {}
+    refs = discover(src, layout=layout)
+    return functools.partial(_record_segments, refs, cfg, length, info), cfg, info
+
+
+def _shard_segments(src: Path, cfg: PreprocessConfig, segment_seconds: float | None) -> Iterator[Ecg]:
+    from ecgbyte.io.shards import iter_segments
+    from ecgbyte.signal import segment
+
+    cfg_hash = cfg.hash()
+    for ecg in iter_segments(src):
+        ecg = ecg.replace(meta={**ecg.meta, "preprocess_hash": cfg_hash})
+        if segment_seconds is None:
+            yield ecg
+            continue
+        length = round(segment_seconds * ecg.fs)
+        if length > ecg.n_samples:
+            raise ConfigError(
+                f"--segment-seconds {segment_seconds} is longer than the shards' segments "
+                f"({ecg.n_samples / ecg.fs:g} s); omit it or preprocess again"
+            )
+        yield from segment(ecg, length)
+
+
+def _record_segments(refs: Sequence[Any], cfg: PreprocessConfig, length: int, info: dict) -> Iterator[Ecg]:
+    from ecgbyte.io import read_record
+    from ecgbyte.signal import preprocess, segment
+
+    skipped: dict[str, int] = {}
+    info["skipped"] = skipped
+    for ref in refs:
         try:
-            ecgs.extend(segment(run_preprocess(read_record(ref.path), cfg), length))
+            pieces = list(segment(preprocess(read_record(ref.path), cfg), length))
         except RecordError as exc:
             skipped[exc.reason] = skipped.get(exc.reason, 0) + 1
             log.warning("skipping %s", exc)
-    info["skipped"] = skipped
-    if not ecgs:
-        raise DatasetError(f"{src}: no record could be read and preprocessed (skipped: {skipped})")
-    return ecgs, cfg, info
+            continue
+        yield from pieces
 
 
 def read_records(
@@ -121,4 +155,4 @@ def read_records(
             log.warning("skipping %s", exc)
 
 
-__all__ = ["is_shards", "load_training_ecgs", "read_records"]
+__all__ = ["is_shards", "load_training_ecgs", "read_records", "training_segments"]

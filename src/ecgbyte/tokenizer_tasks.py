@@ -12,6 +12,8 @@ another format is refused with a :class:`~ecgbyte.errors.TokenizerError`. Torch-
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,11 +28,11 @@ def train_tokenizer(
     src: str | Path,
     out_dir: str | Path,
     *,
-    n_merges: int | None = 3500,
+    n_merges: int | None = None,
     num_ecgs: int | None = None,
     sampling: str = "random",
     seed: int = 0,
-    min_frequency: int | None = 2,
+    min_frequency: int | None = None,
     max_token_length: int | None = None,
     segment_seconds: float | None = None,
     layout: str = "auto",
@@ -44,73 +46,115 @@ def train_tokenizer(
     ``src``: shards (their preprocessing config is adopted) or records (preprocessed and cut into
     ``segment_seconds`` segments here; see :func:`ecgbyte.corpus.load_training_ecgs`).
     ``num_ecgs`` segments (default: all) are drawn with ``seed``, at random or ``"stratified"``
-    by morphology (:func:`ecgbyte.sampling.sample_ecgs`).
+    by morphology (:func:`ecgbyte.sampling.sample_ecgs`). ``n_merges`` and ``min_frequency``
+    default to the preset's, else 3,500 and 2 (the paper's). Without a preset the source is read in
+    bounded memory (:func:`ecgbyte.tokenizer_stream.train_streaming`) and, under torchrun, BPE is split
+    over the processes (rank 0 writes).
 
     ``preset`` (a name in :data:`ecgbyte.presets.PRESETS`): train that representation instead; its
     preprocessing, leads, quantizer and merges apply (``n_merges`` overrides its merges when given),
     records go through its pipeline and shards must have been made with it.
     """
-    from ecgbyte.corpus import load_training_ecgs
     from ecgbyte.ownership import check_folder, claim
-    from ecgbyte.sampling import sample_ecgs
-    from ecgbyte.tokenizer import ECGByteTokenizer
 
     check_folder(out_dir, "tokenizer", legacy=_is_old_tokenizer, what="OUT_DIR")  # before any work
-
-    pre = None
-    if preset is not None and quantizer != "ecgbyte.quantizer":
-        from ecgbyte.errors import ConfigError
-
-        raise ConfigError(
-            f"--quantizer {quantizer} does not combine with --preset {preset}: the preset names its own"
-        )
     if preset is not None:
-        import dataclasses
-
-        from ecgbyte.presets import get_preset
-
-        pre = get_preset(preset).preprocess
-        if pre.segment_length is None:  # the segment length to cut records into
-            pre = dataclasses.replace(pre, segment_length=round(10 * pre.target_fs))
-    ecgs, cfg, info = load_training_ecgs(src, segment_seconds=segment_seconds, layout=layout, preprocess=pre)
-    n = len(ecgs) if num_ecgs is None else num_ecgs
-    chosen = sample_ecgs(ecgs, n, method=sampling, seed=seed)
-    if preset is not None:
-        from ecgbyte.preset_tokenizer import train_preset
-
-        over: dict[str, Any] = {} if n_merges is None else {"n_merges": n_merges}
-        # cfg is the preset's pipeline but for the segment length (which only sets the too-short
-        # check; shards made with another pipeline were refused): the segments are the preset's
-        same = {"preprocess_hash": get_preset(preset).preprocess.hash()}
-        tok = train_preset(
-            [ecgs[i].replace(meta={**ecgs[i].meta, **same}) for i in chosen],
+        tok = _train_preset_in_memory(
+            src,
             preset,
+            n_merges=n_merges,
+            num_ecgs=num_ecgs,
+            sampling=sampling,
             seed=seed,
-            progress=progress,
-            threads=threads,
+            min_frequency=min_frequency,
             max_token_length=max_token_length,
-            **({"min_frequency": min_frequency} if min_frequency is not None else {}),
-            **over,
-        )
-    else:
-        tok = ECGByteTokenizer.train(
-            [ecgs[i] for i in chosen],
-            n_merges=3500 if n_merges is None else n_merges,
-            min_frequency=2 if min_frequency is None else min_frequency,
-            max_token_length=max_token_length,
-            seed=seed,
-            preprocess=cfg,
+            segment_seconds=segment_seconds,
+            layout=layout,
             progress=progress,
             threads=threads,
             quantizer=quantizer,
         )
+        rank = 0
+    else:
+        from ecgbyte.tokenizer_stream import train_streaming
+
+        with _bpe_processes() as rank:
+            tok = train_streaming(
+                src,
+                n_merges=3500 if n_merges is None else n_merges,
+                num_ecgs=num_ecgs,
+                sampling=sampling,
+                seed=seed,
+                min_frequency=2 if min_frequency is None else min_frequency,
+                max_token_length=max_token_length,
+                segment_seconds=segment_seconds,
+                layout=layout,
+                progress=progress,
+                threads=threads,
+                quantizer=quantizer,
+            )
+    if rank != 0:  # one writer in a distributed run
+        return tok, ()
+    claim(out_dir, "tokenizer", ("tokenizer.json", "ecgbyte_config.json"))
+    paths = tok.save_pretrained(out_dir)
+    return tok, paths
+
+
+def _train_preset_in_memory(
+    src: str | Path,
+    preset: str,
+    *,
+    n_merges: int | None,
+    num_ecgs: int | None,
+    sampling: str,
+    seed: int,
+    min_frequency: int | None,
+    max_token_length: int | None,
+    segment_seconds: float | None,
+    layout: str,
+    progress: bool,
+    threads: int | None,
+    quantizer: str,
+) -> ECGByteTokenizer:
+    """A named representation's tokenizer; its segments are held in memory (presets do not stream
+    or split over processes yet)."""
+    import dataclasses
+
+    from ecgbyte.corpus import load_training_ecgs
+    from ecgbyte.errors import ConfigError
+    from ecgbyte.preset_tokenizer import train_preset
+    from ecgbyte.presets import get_preset
+    from ecgbyte.sampling import sample_ecgs
+
+    if quantizer != "ecgbyte.quantizer":
+        raise ConfigError(
+            f"--quantizer {quantizer} does not combine with --preset {preset}: the preset names its own"
+        )
+    pre = get_preset(preset).preprocess
+    if pre.segment_length is None:  # the segment length to cut records into
+        pre = dataclasses.replace(pre, segment_length=round(10 * pre.target_fs))
+    ecgs, _cfg, info = load_training_ecgs(src, segment_seconds=segment_seconds, layout=layout, preprocess=pre)
+    chosen = sample_ecgs(ecgs, len(ecgs) if num_ecgs is None else num_ecgs, method=sampling, seed=seed)
+    over: dict[str, Any] = {} if n_merges is None else {"n_merges": n_merges}
+    if min_frequency is not None:
+        over["min_frequency"] = min_frequency
+    # the segments went through the preset's pipeline but for the segment length (which only sets
+    # the too-short check; shards made with another pipeline were refused): they are the preset's
+    same = {"preprocess_hash": get_preset(preset).preprocess.hash()}
+    tok = train_preset(
+        [ecgs[i].replace(meta={**ecgs[i].meta, **same}) for i in chosen],
+        preset,
+        seed=seed,
+        progress=progress,
+        threads=threads,
+        max_token_length=max_token_length,
+        **over,
+    )
     tok.info.update(info)
     tok.info.update(
         {"sampling": sampling, "n_available": len(ecgs), "segment_samples": int(ecgs[0].n_samples)}
     )
-    claim(out_dir, "tokenizer", ("tokenizer.json", "ecgbyte_config.json"))
-    paths = tok.save_pretrained(out_dir)
-    return tok, paths
+    return tok
 
 
 def _is_old_tokenizer(directory: Path) -> bool:
@@ -120,6 +164,22 @@ def _is_old_tokenizer(directory: Path) -> bool:
     except TokenizerError:
         return False
     return True
+
+
+@contextlib.contextmanager
+def _bpe_processes() -> Iterator[int]:
+    """Under torchrun (``WORLD_SIZE`` > 1), BPE training split over the processes (each trains on
+    its share of the sampled ECGs' leads, the merges are the single-process ones); yields the rank."""
+    from ecgbyte.bpe.distributed import env_world
+
+    _, world = env_world()
+    if world <= 1:
+        yield 0
+        return
+    from ecgbyte.bpe.distributed import partitioned
+
+    with partitioned() as comm:
+        yield comm.rank
 
 
 def encode_record(

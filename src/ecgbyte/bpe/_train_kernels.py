@@ -110,7 +110,7 @@ def train_chunk(
             cnt, key = _heap_pop(hcnt, hkey, st)
             now = _count(tkey, tcnt, key)
             if now != cnt:  # stale: the pair's count changed after it was queued
-                if 0 < now < cnt:  # it fell (falls are not queued when they happen): queue it now
+                if min_freq <= now < cnt:  # it fell (falls are not queued when they happen): queue it now
                     _heap_push(hcnt, hkey, st, now, key)
                 continue  # (if it grew, a higher entry of it was queued then)
             if cnt < min_freq:
@@ -166,6 +166,6 @@ def train_chunk(
                     if vlen[a] + vlen[b] > max_len:
                         continue
                     c = _count(tkey, tcnt, k)
-                    if c > 0:
+                    if c >= min_freq:  # (a rarer pair can never be picked)
                         _heap_push(hcnt, hkey, st, c, k)
             st[PHASE] = 0

@@ -1,13 +1,13 @@
 """Corpus layout and occurrence lists of the BPE trainer (see :mod:`ecgbyte.bpe._train_kernels`).
 
-N = corpus symbols, three int32 per symbol (12 bytes per symbol in all):
+N = corpus symbols, 10 bytes per symbol (12 when ids or token lengths outgrow int16):
 
-- ``sym``: the corpus laid out as ``S seq0 S seq1 S ... S`` where ``S = SENT`` separates sequences
+- ``sym`` (int16, or int32 when needed; see ``ecgbyte.bpe.trainer._sym_dtype``): the corpus laid out as ``S seq0 S seq1 S ... S`` where ``S = SENT`` separates sequences
   (no pair ever spans it). A token occupies positions ``[start, end)``: ``sym[start]`` is its id,
   the positions after it are negative: the last one holds the tail code ``-(length + 1)`` (<= -3),
   the others ``DEAD``. So the next token starts at ``p + vlen[sym[p]]`` and the previous one at
   ``p - 1`` if ``sym[p - 1] >= 0``, else at ``p + sym[p - 1] + 1``: no link arrays.
-- ``onext``/``oprev``: a doubly linked list per pair of the token starts where the pair occurs,
+- ``onext``/``oprev`` (int32): a doubly linked list per pair of the token starts where the pair occurs,
   headed in ``thead`` (the pair table, :mod:`ecgbyte.bpe._train_table`). A token is listed under
   (its id, the next token's id), except the last token of a sequence and the inner tokens of a run
   of equal tokens: a run is listed once, at its first token, since a merge of ``(x, x)`` takes a

@@ -5,10 +5,11 @@
   last raised the pair's count ``tstamp`` (int32). Pairs are never removed (a count may drop to 0).
   One table per partition of the corpus: the kernels take the rows of 2-D arrays.
 - Priority queue: a lazy max-heap of ``(count, key)`` in ``hcnt``/``hkey``; best = highest count,
-  then lowest key (the lowest ``(left, right)``). Every pair with a positive count has an entry
-  at least as high as its count: a pair is queued when its count grows, and an entry found above
-  its pair's count when popped is queued again with the current count. So the first popped entry
-  that equals its pair's count is the best pair.
+  then lowest key (the lowest ``(left, right)``). Every pair counted at least ``min_frequency``
+  times has an entry at least as high as its count: a pair is queued when its count grows, and an
+  entry found above its pair's count when popped is queued again with the current count. So the
+  first popped entry that equals its pair's count is the best pair. Rarer pairs are never queued
+  (they can never be picked), which keeps the queue a fraction of the pair table.
 - Vocabulary: each id's length ``vlen``, polynomial hash ``vhash`` (base ``_HBASE``, ``vpow`` =
   base ** length) and symbols ``vbuf[voff[id] : voff[id] + vlen[id]]``, for the id-reuse rule.
 - ``st``: int64 scalars shared by the kernels and the Python driver, indexed by the names below.
@@ -173,8 +174,8 @@ def _seen_before(tkey, q, key):
 
 
 @_kernel
-def init_heap(tkey, tcnt, vlen, max_len, hcnt, hkey, st):
-    """Heap of every pair with a positive count whose token fits in ``max_len`` symbols.
+def init_heap(tkey, tcnt, vlen, max_len, min_count, hcnt, hkey, st):
+    """Heap of every pair counted at least ``min_count`` times whose token fits in ``max_len`` symbols.
 
     ``tkey``/``tcnt`` hold one table per partition (rows); a pair is queued once, with its total.
     """
@@ -185,7 +186,7 @@ def init_heap(tkey, tcnt, vlen, max_len, hcnt, hkey, st):
             if key == EMPTY or _seen_before(tkey, q, key):
                 continue
             c = _count(tkey, tcnt, key)
-            if c > 0 and vlen[key >> 32] + vlen[key & 0xFFFFFFFF] <= max_len:
+            if c >= min_count and vlen[key >> 32] + vlen[key & 0xFFFFFFFF] <= max_len:
                 _heap_push(hcnt, hkey, st, c, key)
 
 

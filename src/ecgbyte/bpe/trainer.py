@@ -4,8 +4,9 @@
 (the tests compare them on random corpora), but incrementally: each merge touches only its own
 occurrences and their neighbouring runs, never the whole corpus (the original ECG-Byte recounts
 every pair after every merge). The data structures are described in
-:mod:`ecgbyte.bpe._train_kernels` and the modules it lists: 12 bytes per corpus symbol, plus the
-pair tables and queue (13 bytes per symbol in all, measured on 30M symbols of ECG).
+:mod:`ecgbyte.bpe._train_kernels` and the modules it lists: 10 bytes per corpus symbol (the layout
+in int16 while every id and token length fits, :func:`_sym_dtype`; else 12), plus the pair tables
+and queue (``benchmarks/scale_bench.py`` measures the peak from 10^8 to 10^9 symbols).
 
 Merges with many occurrences run on several threads, one per partition of the corpus (see the
 kernels' module); the result does not depend on the number of threads.
@@ -16,7 +17,9 @@ disk cache (about 1 s).
 
 from __future__ import annotations
 
+import contextvars
 import functools
+import hashlib
 import itertools
 import mmap
 import os
@@ -28,6 +31,9 @@ from ecgbyte.bpe.merges import Merges, default_alphabet
 from ecgbyte.errors import ConfigError, TokenizerError
 
 _INT32_MAX = int(np.iinfo(np.int32).max)
+_INT16_MAX = int(np.iinfo(np.int16).max)
+# a trainer that replaces this one while set (ecgbyte.bpe.distributed: this process's share)
+PARTITIONED: contextvars.ContextVar = contextvars.ContextVar("ecgbyte_bpe_partitioned", default=None)
 
 
 def train(
@@ -82,6 +88,10 @@ def train(
     >>> m.vocab()[2:], m.pairs.tolist()
     (['aa', 'aab'], [[0, 0], [2, 1]])
     """
+    hook = PARTITIONED.get()  # set by ecgbyte.bpe.distributed.partitioned(): one share per process
+    if hook is not None:
+        return hook(sequences, n_merges=n_merges, min_frequency=min_frequency, alphabet_size=alphabet_size,
+                    max_token_length=max_token_length, progress=progress, threads=threads)  # fmt: skip
     alphabet = default_alphabet(alphabet_size)
     n_merges = _check_int("n_merges", n_merges, 0)
     min_frequency = _check_int("min_frequency", min_frequency, 1)
@@ -123,7 +133,9 @@ def _dedupe(sequences: Iterable, alphabet_size: int) -> tuple[list[np.ndarray], 
         raise TokenizerError(
             f"sequences must be an iterable of 1-D integer arrays, got {type(sequences).__name__}"
         )
-    index: dict[bytes, int] = {}  # uint8 codes -> position in `unique`
+    # digest of the uint8 codes -> positions in `unique` with that digest (a digest, not the codes,
+    # so the index holds 16 bytes per sequence instead of a copy of the corpus)
+    index: dict[bytes, list[int]] = {}
     unique: list[np.ndarray] = []
     counts: list[int] = []
     for k, seq in enumerate(sequences):
@@ -142,13 +154,16 @@ def _dedupe(sequences: Iterable, alphabet_size: int) -> tuple[list[np.ndarray], 
                 f"sequence {k} holds symbol code {bad}, outside 0..{alphabet_size - 1}; "
                 "symbolize with the same alphabet or raise alphabet_size"
             )
-        codes = arr.astype(np.uint8, copy=False)
-        j = index.setdefault(codes.tobytes(), len(unique))
-        if j == len(unique):
+        codes = np.ascontiguousarray(arr, dtype=np.uint8)
+        same = index.setdefault(hashlib.blake2b(codes, digest_size=16).digest(), [])
+        for j in same:
+            if np.array_equal(unique[j], codes):
+                counts[j] += 1
+                break
+        else:
+            same.append(len(unique))
             unique.append(codes)
             counts.append(1)
-        else:
-            counts[j] += 1
     return unique, counts
 
 
@@ -168,36 +183,23 @@ def _train_arrays(
     always_window: bool = False,
     threads: int = 1,
     parallel_min_count: int | None = None,
+    sym_dtype: type | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Lay out the corpus, run the kernels, return ``(pairs [n, 2], ids [n])`` int32."""
+    """Lay out the corpus, run the kernels, return ``(pairs [n, 2], ids [n])`` int32.
+
+    ``sym_dtype`` forces the layout's integer type (tests); by default :func:`_sym_dtype` picks it.
+    """
     from ecgbyte.bpe import _train_kernels as K
 
     _compile_all()
     empty = (np.zeros((0, 2), np.int32), np.zeros(0, np.int32))
     if not seqs or n_merges == 0:
         return empty
-    # sequences with equal weight side by side, so a position's weight is one binary search away
-    order = sorted(range(len(seqs)), key=lambda i: -weights[i])
-    total = sum(len(s) for s in seqs) + len(seqs) + 1
-    if total > _INT32_MAX:
-        raise ConfigError(f"the corpus holds {total} symbols, more than 2**31 - 1; train on a sample")
-    nodes = _alloc((3, total), np.int32)  # symbol, next/previous occurrence of its pair
-    sym = nodes[0]
-    sym[0] = K.SENT
-    gstart: list[int] = []
-    gw: list[int] = []
-    starts = np.empty(len(order), np.int64)  # the sentinel before each sequence
-    pos = 1
-    for j, i in enumerate(order):
-        if not gw or gw[-1] != weights[i]:
-            gstart.append(pos)
-            gw.append(weights[i])
-        starts[j] = pos - 1
-        n = len(seqs[i])
-        sym[pos : pos + n] = seqs[i]
-        sym[pos + n] = K.SENT
-        pos += n + 1
-    n_parts = min(threads, len(order))
+    sym, links, gstart, gw, starts = _layout(
+        seqs, weights, alphabet_size + n_merges, max_token_length, sym_dtype
+    )
+    total = sym.shape[0]
+    n_parts = min(threads, len(starts))
     if parallel_min_count is None:
         parallel_min_count = PARALLEL_MIN_COUNT
     import numba
@@ -208,16 +210,16 @@ def _train_arrays(
     bar = None
     try:
         state = _State(
-            nodes,
-            np.asarray(gstart, np.int64),
-            np.asarray(gw, np.int64),
+            (sym, links[0], links[1]),
+            gstart,
+            gw,
             alphabet_size,
             n_merges,
             bounds=_partition_bounds(starts, total, n_parts),
             always_window=always_window,
         )
         max_len = _INT32_MAX if max_token_length is None else max_token_length
-        state.init_heap(max_len)
+        state.init_heap(max_len, min_frequency)
         chunk = max(1, min(100, n_merges // 50))
         if progress:
             from tqdm.auto import tqdm
@@ -249,7 +251,7 @@ def _train_arrays(
             if code == K.NEED_TABLE:
                 state.grow_table()
             elif code == K.NEED_HEAP:
-                state.rebuild_heap(max_len)
+                state.rebuild_heap(max_len, min_frequency)
             elif code == K.NEED_VBUF:
                 state.vbuf = _grown(state.vbuf, 2 * state.vbuf.shape[0])
     finally:
@@ -258,6 +260,61 @@ def _train_arrays(
         numba.set_num_threads(numba_threads)
     n = int(st[K.NOUT]) + 1
     return state.out_pairs[:n].copy(), state.out_ids[:n].copy()
+
+
+def _layout(
+    seqs: list[np.ndarray],
+    weights: list[int],
+    n_ids: int,
+    max_token_length: int | None,
+    sym_dtype: type | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The corpus laid out for the kernels: ``(sym, links [2, N], gstart, gw, starts)``.
+
+    ``sym`` holds ``S seq S seq ... S`` (``S = SENT``), sequences of equal weight side by side (so a
+    position's weight is one binary search away: groups start at ``gstart`` with weight ``gw``);
+    ``links`` (uninitialised) are the occurrence lists; ``starts`` the sentinel before each sequence.
+    """
+    from ecgbyte.bpe import _train_kernels as K
+
+    order = sorted(range(len(seqs)), key=lambda i: -weights[i])
+    total = sum(len(s) for s in seqs) + len(seqs) + 1
+    if total > _INT32_MAX:
+        raise ConfigError(f"the corpus holds {total} symbols, more than 2**31 - 1; train on a sample")
+    longest = max((len(s) for s in seqs), default=1)
+    sym = _alloc((total,), sym_dtype or _sym_dtype(n_ids, longest, max_token_length))
+    links = _alloc((2, total), np.int32)  # next/previous occurrence of each position's pair
+    sym[0] = K.SENT
+    gstart: list[int] = []
+    gw: list[int] = []
+    starts = np.empty(len(order), np.int64)
+    pos = 1
+    for j, i in enumerate(order):
+        if not gw or gw[-1] != weights[i]:
+            gstart.append(pos)
+            gw.append(weights[i])
+        starts[j] = pos - 1
+        n = len(seqs[i])
+        sym[pos : pos + n] = seqs[i]
+        sym[pos + n] = K.SENT
+        pos += n + 1
+    if not gw:  # no sequence (a process of a distributed run may hold none)
+        gstart, gw = [1], [1]
+    return sym, links, np.asarray(gstart, np.int64), np.asarray(gw, np.int64), starts
+
+
+def _sym_dtype(n_ids: int, longest_sequence: int, max_token_length: int | None) -> type:
+    """The narrowest layout type: int16 when every token id (``< n_ids``) and every tail code
+    ``-(length + 1)`` fits (a token is never longer than its sequence or ``max_token_length``),
+    else int32. int16 halves the corpus layout (2 instead of 4 bytes per symbol).
+
+    >>> _sym_dtype(26 + 10_000, 5000, None).__name__, _sym_dtype(32_769, 5000, None).__name__
+    ('int16', 'int32')
+    """
+    longest = longest_sequence if max_token_length is None else min(longest_sequence, max_token_length)
+    if n_ids <= _INT16_MAX + 1 and longest + 1 <= _INT16_MAX + 1:
+        return np.int16
+    return np.int32
 
 
 @functools.cache
@@ -310,9 +367,10 @@ def _compile_all() -> None:
     st = np.zeros(K.N_STATE, np.int64)
     K.rehash(*table, keys.copy(), np.zeros(1, np.int64), ints.copy(), ints.copy(), ints.copy(), st)
     one = np.ones(1, np.int64)
-    K.merge_part(
-        ints, ints, ints, ints, keys, table[1], ints, ints, ints, st, one, one, np.int64(0), np.int32(0)
-    )  # fmt: skip (an empty table: returns at once)
+    for sym in (np.zeros(1, np.int16), ints):  # both layout types (see _sym_dtype)
+        K.merge_part(
+            sym, ints, ints, ints, keys, table[1], ints, ints, ints, st, one, one, np.int64(0), np.int32(0)
+        )  # fmt: skip (an empty table: returns at once)
 
 
 def _alloc(shape: tuple[int, ...], dtype: type) -> np.ndarray:
@@ -414,20 +472,20 @@ class _State:
             self.K.rehash(*(a[q] for a in old), self.tkey[q], self.tcnt[q], self.thead[q],
                           self.tstamp[q], self.touched[q], self.pst[q])  # fmt: skip
 
-    def init_heap(self, max_len: int) -> None:
+    def init_heap(self, max_len: int, min_count: int = 1) -> None:
         size = 2 * int(self.pst[:, self.K.USED].sum()) + 64
         self.hcnt = np.zeros(size, np.int64)
         self.hkey = np.zeros(size, np.int64)
-        self.K.init_heap(self.tkey, self.tcnt, self.vlen, max_len, self.hcnt, self.hkey, self.st)
+        self.K.init_heap(self.tkey, self.tcnt, self.vlen, max_len, min_count, self.hcnt, self.hkey, self.st)
 
-    def rebuild_heap(self, max_len: int) -> None:
+    def rebuild_heap(self, max_len: int, min_count: int = 1) -> None:
         """Drop the stale entries: queue every pair again with its current count (and grow)."""
         K = self.K
         size = max(self.hcnt.shape[0], 2 * int(self.pst[:, K.USED].sum() + self.pst[:, K.NTOUCH].sum()) + 64)
         if size > self.hcnt.shape[0]:
             self.hcnt = np.zeros(size, np.int64)
             self.hkey = np.zeros(size, np.int64)
-        K.init_heap(self.tkey, self.tcnt, self.vlen, max_len, self.hcnt, self.hkey, self.st)
+        K.init_heap(self.tkey, self.tcnt, self.vlen, max_len, min_count, self.hcnt, self.hkey, self.st)
 
     def kernel_args(self) -> tuple[np.ndarray, ...]:
         return (
