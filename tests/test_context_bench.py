@@ -147,3 +147,55 @@ def test_plans_keep_the_same_context_and_three_seeds():
 
 def test_item_fixture_is_real(items):
     assert isinstance(items[0], QAItem) and items[0].ecgs[0].signal.shape == (12, 1000)
+
+
+def test_groups_from_saved_dicts_match_items_and_very_late_group(items):
+    saved = [
+        {
+            "question_type": it.meta["question_type"],
+            "late": it.meta["late_evidence"],
+            "evidence_after_s": it.meta["evidence_after_s"],
+        }
+        for it in items
+    ]
+    a, b = cb.groups_of(items), cb.groups_of(saved)
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    very = a["late>=6s"]
+    assert very.size and all(items[i].meta["evidence_after_s"] >= 6.0 for i in very)
+    assert set(very) <= set(a["late"])
+
+
+def test_reanalyse_a_saved_report(items, tmp_path):
+    import json
+
+    rng = np.random.default_rng(3)
+    runs = [
+        {"arm": arm, "seed": s, "correct": (rng.random(len(items)) < 0.5).tolist()}
+        for s in range(3)
+        for arm in ("paper_truncated", "compact_whole")
+    ]
+    stats = dict.fromkeys(
+        ("tokens_per_ecg_mean", "tokens_per_ecg_p95", "prompt_ecg_tokens_mean", "seconds_seen_mean"), 1.0
+    )
+    stats.update(tokenizer_s_mean=1.0, train_s_mean=1.0, eval_s_mean=1.0)
+    report = {
+        "plan": "default",
+        "seeds": [0, 1, 2],
+        "n_test_items": len(items),
+        "n_test_patients": 3,
+        "runs": runs,
+        "arms": {"paper_truncated": stats, "compact_whole": stats},
+        "test_items": [
+            {"patient_id": it.patient_id, "question_type": it.question_type, **it.meta} for it in items
+        ],
+        "command": "x",
+        "machine": "y",
+        "total_s": 1.0,
+    }
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(report))
+    assert cb.main(["--analyse", str(path)]) == 0
+    again = json.loads(path.read_text())
+    assert list(again["analysis"]["difference"]) == ["compact_whole - paper_truncated"]
+    assert (tmp_path / "r.md").read_text().startswith("## How much ECG")
+    assert (tmp_path / "r.png").is_file()
