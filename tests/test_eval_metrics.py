@@ -153,6 +153,12 @@ def test_bertscore_local_minilm() -> None:
     assert diff < same
     with pytest.raises(ConfigError, match=r"config\.json"):
         M.bertscore(["a"], ["a"], model=model.parent)
+    # an empty answer (a model that generated nothing) scores 0 and leaves the others as they are
+    items = M.bertscore_items(
+        ["", "normal sinus rhythm", "   "], ["sinus", "normal sinus rhythm", "x"], model=model
+    )
+    assert items[0] == 0.0 and items[2] == 0.0 and items[1] == pytest.approx(100.0, abs=1e-3)
+    assert M.bertscore_items([""], ["a"], model=model) == [0.0]
 
 
 def test_t_interval_three_values_by_hand() -> None:

@@ -274,6 +274,8 @@ def bertscore_items(
     """Per-pair BERTScore F1 (unrescaled), 0-100, with the local model directory ``model``.
 
     ``num_layers`` defaults to the model's last layer (``num_hidden_layers`` in its config.json).
+    A pair with an empty (or all-blank) side scores 0, as ``bert_score`` scores an empty candidate;
+    such pairs are not passed to it (its empty-sentence path fails under transformers 5).
     """
     import json
 
@@ -284,17 +286,23 @@ def bertscore_items(
         raise ConfigError(f"{path}: not a local transformers model directory (config.json missing)")
     if num_layers is None:
         num_layers = int(json.loads((path / "config.json").read_text())["num_hidden_layers"])
+    scored = [i for i, (p, r) in enumerate(zip(predictions, references)) if p.strip() and r.strip()]
+    out = [0.0] * len(predictions)
+    if not scored:
+        return out
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         _, _, f1 = bert_score.score(
-            list(predictions),
-            list(references),
+            [predictions[i] for i in scored],
+            [references[i] for i in scored],
             model_type=str(path),
             num_layers=num_layers,
             batch_size=batch_size,
             verbose=False,
         )
-    return [100.0 * float(v) for v in f1.double()]
+    for i, v in zip(scored, f1.double()):
+        out[i] = 100.0 * float(v)
+    return out
 
 
 def bertscore(
