@@ -307,9 +307,9 @@ class ECGByteTokenizer(EcgTokenizer):
         """:meth:`encode` over many ECGs, in order; ``num_workers > 1`` uses processes."""
         if num_workers <= 1 or len(ecgs) < 2:
             return [self.encode(e, encoder=encoder) for e in ecgs]
-        from concurrent.futures import ProcessPoolExecutor
+        from ecgbyte.procs import worker_pool  # workers die with this process
 
-        with ProcessPoolExecutor(max_workers=cap_workers(num_workers, "num_workers")) as pool:
+        with worker_pool(cap_workers(num_workers, "num_workers")) as pool:
             return list(pool.map(_encode_one, [(self, e, encoder) for e in ecgs], chunksize=8))
 
     def encode_symbols(
