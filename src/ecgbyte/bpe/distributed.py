@@ -48,6 +48,9 @@ class Comm:
     def _sum(self, a: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def close(self) -> None:
+        """Wait for the other processes and release what this object started (nothing here)."""
+
     def _gather(self, a: np.ndarray) -> list[np.ndarray]:
         raise NotImplementedError
 
@@ -88,7 +91,8 @@ class TorchComm(Comm):
         import torch.distributed as dist
 
         self._torch, self._dist = torch, dist
-        if not dist.is_initialized():
+        self._owns_group = not dist.is_initialized()
+        if self._owns_group:
             dist.init_process_group("gloo")
         self._group = None if dist.get_backend() == "gloo" else dist.new_group(backend="gloo")
         self.rank, self.size = dist.get_rank(), dist.get_world_size()
@@ -103,6 +107,14 @@ class TorchComm(Comm):
         parts = [self._torch.empty_like(t) for _ in range(self.size)]
         self._dist.all_gather(parts, t, group=self._group)
         return [p.numpy() for p in parts]
+
+    def close(self) -> None:
+        """A barrier, then the process group is destroyed if this object started it: a process that
+        exits with gloo's threads still running aborts ("terminate called without an active
+        exception"), which torchrun reports as a failed run."""
+        self._dist.barrier(group=self._group)
+        if self._owns_group:
+            self._dist.destroy_process_group()
 
 
 class ThreadComm(Comm):
@@ -142,6 +154,7 @@ def partitioned(comm: Comm | None = None) -> Iterator[Comm]:
     Every process must pass the same sequences in the same order (as ``train-tokenizer`` does: each
     reads and samples the source identically), so the shares partition the corpus.
     """
+    owned = comm is None
     comm = comm if comm is not None else TorchComm()
 
     def hook(sequences: Iterable, **options: Any) -> Merges:
@@ -157,6 +170,8 @@ def partitioned(comm: Comm | None = None) -> Iterator[Comm]:
         yield comm
     finally:
         T.PARTITIONED.reset(token)
+    if owned:  # on success only: after an error the others may be inside a collective
+        comm.close()
 
 
 def train_distributed(
