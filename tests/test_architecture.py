@@ -149,6 +149,8 @@ TOKENIZER_STACK = (
     "ecgbyte.corpus",
     "ecgbyte.plugins",
     "ecgbyte.tokenizer_tasks",
+    "ecgbyte.presets",
+    "ecgbyte.preset_tokenizer",
 )
 LM_SIDE = (
     "ecgbyte.data",

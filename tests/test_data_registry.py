@@ -9,7 +9,7 @@ from ecgbyte.errors import DatasetError
 
 
 def test_known_names():
-    assert known_datasets() == ["ecgchat", "ecgqa", "ptbxl_reports", "synthetic"]
+    assert known_datasets() == ["ecgchat", "ecgqa", "ptbxl_reports", "synthetic", "synthetic_report"]
     with pytest.raises(DatasetError, match="unknown dataset 'nope'"):
         load_splits({"name": "nope"})
 

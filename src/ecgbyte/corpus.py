@@ -34,16 +34,23 @@ def is_shards(src: str | Path) -> bool:
 
 
 def load_training_ecgs(
-    src: str | Path, *, segment_seconds: float | None = None, layout: str = "auto"
+    src: str | Path,
+    *,
+    segment_seconds: float | None = None,
+    layout: str = "auto",
+    preprocess: PreprocessConfig | None = None,
 ) -> tuple[list[Ecg], PreprocessConfig, dict[str, Any]]:
     """Preprocessed segments of ``src`` with the preprocessing config they were made with.
 
     Returns ``(ecgs, PreprocessConfig, info)``; every ``Ecg`` carries ``meta["preprocess_hash"]``.
     Shards keep their segments (or are cut into ``segment_seconds`` pieces); records are
-    preprocessed with the default recipe and cut into ``segment_seconds`` (default 10 s) segments.
+    preprocessed with ``preprocess`` (default: the paper's recipe) and cut into ``segment_seconds``
+    (default 10 s) segments; shards made with another config than a given ``preprocess`` raise
+    :class:`ConfigError`.
     Records that fail to read or preprocess are skipped and counted in ``info["skipped"]``.
     """
-    from ecgbyte.signal import preprocess, segment
+    from ecgbyte.signal import preprocess as run_preprocess
+    from ecgbyte.signal import segment
 
     src = Path(src)
     if segment_seconds is not None and not segment_seconds > 0:
@@ -54,6 +61,13 @@ def load_training_ecgs(
 
         run_cfg = read_run_config(src)
         cfg = PreprocessConfig.from_dict(run_cfg["preprocess"])
+        if preprocess is not None and dataclasses.replace(cfg, segment_length=None) != dataclasses.replace(
+            preprocess, segment_length=None
+        ):
+            raise ConfigError(
+                f"{src}: the shards were preprocessed with another config (hash {cfg.hash()}) than the one "
+                f"asked for ({preprocess.hash()}); run `ecgbyte preprocess` with it or pass the raw records"
+            )
         info["source_kind"] = "shards"
         ecgs, cfg_hash = [], cfg.hash()
         for ecg in iter_segments(src):
@@ -71,7 +85,7 @@ def load_training_ecgs(
         return ecgs, cfg, info
     from ecgbyte.io import discover, read_record
 
-    cfg = PreprocessConfig()
+    cfg = preprocess or PreprocessConfig()
     seconds = segment_seconds if segment_seconds is not None else cfg.segment_length / cfg.target_fs
     length = round(seconds * cfg.target_fs)
     cfg = dataclasses.replace(cfg, segment_length=length)
@@ -79,7 +93,7 @@ def load_training_ecgs(
     ecgs, skipped = [], {}
     for ref in discover(src, layout=layout):
         try:
-            ecgs.extend(segment(preprocess(read_record(ref.path), cfg), length))
+            ecgs.extend(segment(run_preprocess(read_record(ref.path), cfg), length))
         except RecordError as exc:
             skipped[exc.reason] = skipped.get(exc.reason, 0) + 1
             log.warning("skipping %s", exc)

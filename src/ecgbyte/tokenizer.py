@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -30,6 +30,7 @@ from ecgbyte.bpe.merges import Merges
 from ecgbyte.ecg import STANDARD_LEADS, Ecg
 from ecgbyte.ecg_tokenizer import ECGBYTE_FORMAT, EcgTokenizer
 from ecgbyte.errors import TokenizerError
+from ecgbyte.presets import Preset
 from ecgbyte.signal.config import PreprocessConfig
 
 ENCODERS = ("bpe", "greedy")
@@ -130,6 +131,8 @@ class ECGByteTokenizer(EcgTokenizer):
     leads : lead order; :meth:`encode` selects and reorders an ECG's leads to it.
     encoder : default encoder, ``"bpe"`` (rank-ordered, identical to HF ``tokenizers``) or
         ``"greedy"`` (longest match, the original ECG-Byte).
+    preset : the named representation it was made from (:mod:`ecgbyte.presets`): records are checked
+        against it and :meth:`decode` rebuilds its derived leads; ``None``: made without one.
     """
 
     format: ClassVar[str] = ECGBYTE_FORMAT
@@ -143,6 +146,7 @@ class ECGByteTokenizer(EcgTokenizer):
         leads: Sequence[str] = STANDARD_LEADS,
         encoder: str = "bpe",
         info: dict[str, Any] | None = None,
+        preset: Preset | None = None,
     ) -> None:
         if not isinstance(merges, Merges):
             raise TokenizerError(f"merges must be an ecgbyte.bpe.Merges, got {type(merges).__name__}")
@@ -162,6 +166,7 @@ class ECGByteTokenizer(EcgTokenizer):
         self.leads = tuple(leads)
         self.encoder = _check_encoder(encoder)
         self.info: dict[str, Any] = dict(info or {})
+        self.preset = preset
         self._derive()
 
     def _derive(self) -> None:
@@ -277,23 +282,15 @@ class ECGByteTokenizer(EcgTokenizer):
     # -- encoding --------------------------------------------------------------------------------
     def prepare(self, ecg: Ecg) -> Ecg:
         """The ECG as :meth:`encode` symbolises it: these leads, preprocessed with this config."""
+        if self.preset is not None and isinstance(ecg, Ecg):
+            self.preset.check_record(ecg)
         return _prepare(ecg, self.preprocess, self.leads)
 
     def encode(self, ecg: Ecg, *, encoder: str | None = None) -> Encoding:
         """Tokenize one ECG (``Ecg``, any rate); see :class:`Encoding` for what comes back."""
         ecg = self.prepare(ecg)
         enc = self.encode_symbols(self.quantizer.symbolize(ecg.signal), encoder=encoder, fs=ecg.fs)
-        return Encoding(
-            enc.ids,
-            enc.tokens,
-            enc.lead_offsets,
-            enc.lead,
-            enc.start,
-            enc.end,
-            ecg.fs,
-            ecg.leads,
-            ecg.n_samples,
-        )
+        return replace(enc, fs=ecg.fs, leads=ecg.leads, n_samples=ecg.n_samples)
 
     def encode_greedy(self, ecg: Ecg) -> Encoding:
         """:meth:`encode` with the original ECG-Byte longest-match encoder."""
@@ -362,7 +359,8 @@ class ECGByteTokenizer(EcgTokenizer):
         """Token ids → signal at bin centres, float32 ``[leads, samples]`` in mV.
 
         An :class:`Encoding` (or ``lead_offsets``) splits the ids into leads; plain ids give one
-        lead. Leads of different lengths are padded with NaN at the end.
+        lead. Leads of different lengths are padded with NaN at the end. With a :attr:`preset`, all
+        the encoded leads decode to its 12 output leads (derived leads rebuilt from I and II).
         """
         if isinstance(ids_or_encoding, Encoding):
             ids, offsets = ids_or_encoding.ids, ids_or_encoding.lead_offsets
@@ -381,7 +379,7 @@ class ECGByteTokenizer(EcgTokenizer):
         out = np.full((len(rows), width), np.nan, dtype=np.float32)
         for i, r in enumerate(rows):
             out[i, : r.size] = r
-        return out
+        return out if self.preset is None or len(rows) != len(self.leads) else self.preset.rebuild(out)
 
     def token_spans(self, encoding: Encoding) -> list[tuple[int, int, int]]:
         """``(lead, start sample, end sample)`` of every token of ``encoding``."""
@@ -418,6 +416,7 @@ class ECGByteTokenizer(EcgTokenizer):
             leads=self.leads,
             encoder=self.encoder,
             info=self.info,
+            preset=self.preset,
         )
 
     @classmethod
@@ -430,6 +429,7 @@ class ECGByteTokenizer(EcgTokenizer):
                 leads=parts.leads,
                 encoder=parts.encoder,
                 info=parts.info,
+                preset=parts.preset,
             )
         except TokenizerError as exc:
             raise TokenizerError(

@@ -5,7 +5,9 @@
   with no ecgbyte installed; it encodes one lead's symbol string exactly as ``encoder="bpe"``.
 - ``ecgbyte_config.json``: ``{"format_version": 1, ...}`` with the quantizer, the preprocessing
   config, the alphabet, the lead order, the default encoder, the output rate ``fs`` and the merges
-  (pairs and ids, the source of truth) with their metadata.
+  (pairs and ids, the source of truth) with their metadata; a tokenizer made from a named
+  representation also stores ``"preset"`` (:class:`ecgbyte.presets.Preset`, every parameter). A
+  config without that key (written before presets) loads as it always did.
 
 This module knows files and JSON, not the tokenizer class: :class:`TokenizerParts` holds what the
 two files store, :func:`file_texts` renders them, :func:`save` writes them, :func:`from_config`
@@ -26,6 +28,7 @@ from ecgbyte import fileio
 from ecgbyte.bpe.merges import Merges
 from ecgbyte.ecg_tokenizer import CONFIG_NAME, ECGBYTE_FORMAT
 from ecgbyte.errors import ConfigError, EcgbyteError, TokenizerError
+from ecgbyte.presets import Preset
 from ecgbyte.signal.config import PreprocessConfig
 from ecgbyte.symbols.registry import QuantizerLike, quantizer_from_dict
 
@@ -44,6 +47,7 @@ class TokenizerParts:
     leads: tuple[str, ...]
     encoder: str
     info: dict[str, Any] = field(default_factory=dict)
+    preset: Preset | None = None
 
     @property
     def fs(self) -> float | None:
@@ -65,6 +69,7 @@ def to_config(parts: TokenizerParts) -> dict[str, Any]:
     merges = parts.merges.to_dict()
     merges.update({"n_merges": len(parts.merges), "vocab_size": parts.merges.vocab_size})
     merges.update({k: v for k, v in parts.info.items() if k == "converted_from"})
+    preset = {} if parts.preset is None else {"preset": parts.preset.to_dict()}  # absent: as before presets
     return {
         "format_version": FORMAT_VERSION,
         "format": FORMAT,
@@ -76,6 +81,7 @@ def to_config(parts: TokenizerParts) -> dict[str, Any]:
         "quantizer": parts.quantizer.to_dict(),
         "preprocess": parts.preprocess.to_dict() if parts.preprocess is not None else None,
         "preprocess_hash": parts.preprocess.hash() if parts.preprocess is not None else None,
+        **preset,
         "training": {k: v for k, v in parts.info.items() if k != "converted_from"},
         "merges": merges,
     }
@@ -115,6 +121,9 @@ def from_config(cfg: Any, *, where: str) -> TokenizerParts:
         if alphabet != merges.alphabet:
             raise TokenizerError(f"alphabet {alphabet!r} differs from the merges' {merges.alphabet!r}")
         info = dict(cfg.get("training") or {})
+        preset = None if cfg.get("preset") is None else Preset.from_dict(cfg["preset"], where=where)
+        if preset is not None and tuple(cfg["leads"]) != preset.leads:
+            raise TokenizerError(f"leads {cfg['leads']} differ from the preset's {list(preset.leads)}")
         if "converted_from" in cfg["merges"]:
             info["converted_from"] = cfg["merges"]["converted_from"]
         return TokenizerParts(
@@ -124,6 +133,7 @@ def from_config(cfg: Any, *, where: str) -> TokenizerParts:
             leads=tuple(cfg["leads"]),
             encoder=cfg.get("encoder", "bpe"),
             info=info,
+            preset=preset,
         )
     except (EcgbyteError, TypeError, KeyError, AttributeError) as exc:
         if isinstance(exc, (TokenizerError, ConfigError)) and where in str(exc):

@@ -26,17 +26,18 @@ def train_tokenizer(
     src: str | Path,
     out_dir: str | Path,
     *,
-    n_merges: int = 3500,
+    n_merges: int | None = 3500,
     num_ecgs: int | None = None,
     sampling: str = "random",
     seed: int = 0,
-    min_frequency: int = 2,
+    min_frequency: int | None = 2,
     max_token_length: int | None = None,
     segment_seconds: float | None = None,
     layout: str = "auto",
     progress: bool = False,
     threads: int | None = None,
     quantizer: str = "ecgbyte.quantizer",
+    preset: str | None = None,
 ) -> tuple[ECGByteTokenizer, tuple[str, ...]]:
     """Train an ECG-Byte tokenizer on ``src`` and save it into ``out_dir``; returns ``(tokenizer, paths)``.
 
@@ -44,25 +45,51 @@ def train_tokenizer(
     ``segment_seconds`` segments here; see :func:`ecgbyte.corpus.load_training_ecgs`).
     ``num_ecgs`` segments (default: all) are drawn with ``seed``, at random or ``"stratified"``
     by morphology (:func:`ecgbyte.sampling.sample_ecgs`).
+
+    ``preset`` (a name in :data:`ecgbyte.presets.PRESETS`): train that representation instead; its
+    preprocessing, leads, quantizer and merges apply (``n_merges`` overrides its merges when given),
+    records go through its pipeline and shards must have been made with it.
     """
     from ecgbyte.corpus import load_training_ecgs
     from ecgbyte.sampling import sample_ecgs
     from ecgbyte.tokenizer import ECGByteTokenizer
 
-    ecgs, cfg, info = load_training_ecgs(src, segment_seconds=segment_seconds, layout=layout)
+    pre = None
+    if preset is not None:
+        from ecgbyte.presets import get_preset
+
+        pre = get_preset(preset).preprocess
+    ecgs, cfg, info = load_training_ecgs(src, segment_seconds=segment_seconds, layout=layout, preprocess=pre)
     n = len(ecgs) if num_ecgs is None else num_ecgs
     chosen = sample_ecgs(ecgs, n, method=sampling, seed=seed)
-    tok = ECGByteTokenizer.train(
-        [ecgs[i] for i in chosen],
-        n_merges=n_merges,
-        min_frequency=min_frequency,
-        max_token_length=max_token_length,
-        seed=seed,
-        preprocess=cfg,
-        progress=progress,
-        threads=threads,
-        quantizer=quantizer,
-    )
+    if preset is not None:
+        from ecgbyte.preset_tokenizer import train_preset
+
+        over: dict[str, Any] = {"preprocess": cfg}  # the preset's, with the segment length used here
+        if n_merges is not None:
+            over["n_merges"] = n_merges
+        tok = train_preset(
+            [ecgs[i] for i in chosen],
+            preset,
+            seed=seed,
+            progress=progress,
+            threads=threads,
+            max_token_length=max_token_length,
+            **({"min_frequency": min_frequency} if min_frequency is not None else {}),
+            **over,
+        )
+    else:
+        tok = ECGByteTokenizer.train(
+            [ecgs[i] for i in chosen],
+            n_merges=3500 if n_merges is None else n_merges,
+            min_frequency=2 if min_frequency is None else min_frequency,
+            max_token_length=max_token_length,
+            seed=seed,
+            preprocess=cfg,
+            progress=progress,
+            threads=threads,
+            quantizer=quantizer,
+        )
     tok.info.update(info)
     tok.info.update(
         {"sampling": sampling, "n_available": len(ecgs), "segment_samples": int(ecgs[0].n_samples)}

@@ -38,10 +38,25 @@ def _synthetic(spec: dict[str, Any]) -> dict[str, list[QAItem]]:
         seed=int(spec.get("seed", 0)),
         target_fs=float(spec.get("target_fs", 50.0)),
         leads=tuple(spec.get("leads", ("II", "V1"))),
+        question_types=tuple(spec.get("question_types", ("rate", "rhythm"))),
     )
 
 
+def _synthetic_report(spec: dict[str, Any]) -> dict[str, list[QAItem]]:
+    from ecgbyte.data.synthetic_report import synthetic_report_splits
+
+    return synthetic_report_splits(
+        int(spec.get("n_ecgs", 1200)),
+        seed=int(spec.get("seed", 0)),
+        target_fs=float(spec.get("target_fs", 50.0)),
+        leads=tuple(spec.get("leads", ("II", "V1"))),
+    )
+
+
+# {"name": "synthetic", ..., "question_types": ["rate", "rhythm", "qrs", "st", "ectopic", "rhythm_change"]}
+# (default rate + rhythm); {"name": "synthetic_report", ...}: one free-text report per ECG
 register("synthetic", _synthetic)
+register("synthetic_report", _synthetic_report)
 
 
 def _lazy(module: str) -> Loader:
@@ -64,7 +79,7 @@ register("ecgchat", _lazy("ecgbyte.data.ecgchat"))
 register("ptbxl_reports", _lazy("ecgbyte.data.ptbxl_reports"))
 
 
-SYNTHETIC_DATASETS = frozenset({"synthetic"})
+SYNTHETIC_DATASETS = frozenset({"synthetic", "synthetic_report"})
 
 
 def preprocess_config_of(spec: dict[str, Any]) -> Any:

@@ -28,7 +28,7 @@ from ecgbyte.eval.metrics import METRICS
 from ecgbyte.eval.stats import format_interval, summarize_runs
 
 # datasets whose answers are free text (reports, conversation replies): primary metric ROUGE-L
-FREE_TEXT_DATASETS: tuple[str, ...] = ("ptbxl_reports", "ecgchat")
+FREE_TEXT_DATASETS: tuple[str, ...] = ("ptbxl_reports", "ecgchat", "synthetic_report")
 # datasets of short answers (a word, a few words, a list of leads): primary metric accuracy
 SHORT_ANSWER_DATASETS: tuple[str, ...] = ("synthetic", "ecgqa")
 # any other data: free text when the reference answers average more words than this

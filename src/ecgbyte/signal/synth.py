@@ -27,7 +27,12 @@ tachycardia), ``rhythm`` (``"sinus"`` / ``"atrial fibrillation"``), ``rr_cv``,
 ``n_beats``, ``noise`` (``low``/``medium``/``high``) and ``noise_std_mv``,
 ``baseline_wander`` and ``baseline_wander_mv``, ``qrs_duration_ms`` and ``wide_qrs``
 (>= 120 ms), ``st_deviation`` (``none``/``elevation``/``depression``) and
-``st_deviation_mv`` (in lead II). ``meta["synth"]["r_peak_s"]`` holds the R-peak times in seconds (valid after resampling).
+``st_deviation_mv`` (in lead II), and the findings confined in time (off by default, see
+``SynthConfig.p_ectopic`` / ``p_paroxysmal_af`` and :mod:`ecgbyte.signal.synth_findings`):
+``ectopic_beat`` (one premature ventricular complex) with ``ectopic_beat_s`` (its R-peak time in s,
+else None), ``paroxysmal_af`` (AF starting mid-strip; ``rhythm`` is then ``"atrial fibrillation"``)
+with ``af_onset_s`` (else None). ``meta["synth"]["r_peak_s"]`` holds the R-peak times in seconds,
+ectopic beat included (valid after resampling).
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ import numpy as np
 
 from ecgbyte.ecg import STANDARD_LEADS, Ecg
 from ecgbyte.errors import ConfigError
+from ecgbyte.signal import synth_findings as _fx
+from ecgbyte.signal.synth_findings import gauss_train as _gauss_train
 
 RATE_CLASSES: tuple[str, ...] = ("bradycardia", "normal", "tachycardia")
 RHYTHMS: tuple[str, ...] = ("sinus", "atrial fibrillation")
@@ -80,9 +87,14 @@ class SynthConfig:
     st_mv: tuple[float, float] = (0.15, 0.3)  # |ST shift| in lead II, mV
     ecgs_per_patient: tuple[int, int] = (1, 3)  # inclusive range
     exact_balance: bool = True
+    # findings confined in time (drawn from a side stream: 0 keeps every old output bit-identical)
+    p_ectopic: float = 0.0  # fraction of ECGs with one premature ventricular complex
+    ectopic_window_s: tuple[float, float] = (1.0, 9.0)  # its target time, uniform (s)
+    p_paroxysmal_af: float = 0.0  # fraction of the AF ECGs whose AF starts mid-strip
+    af_onset_window_s: tuple[float, float] = (1.0, 9.0)  # AF onset, uniform (s)
 
     def __post_init__(self) -> None:
-        for name in ("p_af", "p_baseline_wander", "p_wide_qrs"):
+        for name in ("p_af", "p_baseline_wander", "p_wide_qrs", "p_ectopic", "p_paroxysmal_af"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"SynthConfig.{name} must be a probability in [0, 1], got {value!r}")
@@ -96,6 +108,12 @@ class SynthConfig:
             raise ConfigError(
                 f"SynthConfig.hr_ranges_bpm must be 3 (low, high) pairs in 20..250 bpm, got {self.hr_ranges_bpm}"
             )
+        for name in ("ectopic_window_s", "af_onset_window_s"):
+            window = getattr(self, name)
+            if len(window) != 2 or not 0.0 <= window[0] < window[1]:
+                raise ConfigError(
+                    f"SynthConfig.{name} must be (start, end) seconds with 0 <= start < end, got {window}"
+                )
         lo, hi = self.ecgs_per_patient
         if not 1 <= lo <= hi:
             raise ConfigError(
@@ -232,16 +250,6 @@ def _beat_times(rng: np.random.Generator, duration_s: float, mean_rr: float, af:
     return t[t < duration_s + pad]
 
 
-def _gauss_train(centers_s: np.ndarray, amps: np.ndarray, sigma_s: float, fs: float, n: int) -> np.ndarray:
-    """Sum of Gaussians ``amps[i] * exp(-(t - centers[i])^2 / 2 sigma^2)`` sampled on ``n`` points."""
-    half = int(np.ceil(4.0 * sigma_s * fs))
-    c = centers_s * fs
-    idx = np.rint(c).astype(np.int64)[:, None] + np.arange(-half, half + 1)
-    vals = amps[:, None] * np.exp(-0.5 * ((idx - c[:, None]) / (sigma_s * fs)) ** 2)
-    keep = (idx >= 0) & (idx < n)
-    return np.bincount(idx[keep], weights=vals[keep], minlength=n)
-
-
 def _one(
     rng: np.random.Generator,
     pat: dict[str, Any],
@@ -252,21 +260,49 @@ def _one(
     noise_std: float,
     wander_mv: float,
     st_mv: float,
+    side: np.random.Generator | None = None,
+    ectopic_target_s: float | None = None,
+    af_onset_s: float | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """One ECG: float32 [12, samples] in mV plus its measured labels."""
+    """One ECG: float32 [12, samples] in mV plus its measured labels.
+
+    ``ectopic_target_s`` / ``af_onset_s`` (with the side stream ``side``) add one premature
+    ventricular complex near that time / make the AF start there; the main stream ``rng`` is
+    consumed exactly as without them.
+    """
     n = round(duration_s * fs)
-    t_r = _beat_times(rng, duration_s, 60.0 / hr, af)
-    rr_prev = np.clip(np.diff(t_r, prepend=t_r[0] - 60.0 / hr), 0.25, 2.0)
+    mean_rr = 60.0 / hr
+    t_r = _beat_times(rng, duration_s, mean_rr, af)
     jitter = np.exp(rng.normal(0.0, 0.05, size=(5, t_r.size)))  # beat-to-beat amplitude jitter
+    has_p = np.full(t_r.size, not af)
+    t_e: float | None = None
+    if side is not None and af and af_onset_s is not None:
+        t_sinus = _beat_times(side, duration_s, mean_rr, False)
+        t_r, has_p = _fx.splice_af(side, t_sinus, t_r, af_onset_s, mean_rr, duration_s)
+    if side is not None and ectopic_target_s is not None:
+        placed = _fx.place_ectopic(side, t_r, ectopic_target_s, duration_s)
+        if placed is not None:
+            kept, t_e = placed
+            has_p = has_p[np.isin(t_r, kept)]
+            t_r = kept
+    if side is not None and jitter.shape[1] != t_r.size:
+        jitter = np.exp(side.normal(0.0, 0.05, size=(5, t_r.size)))
+    beats = np.sort(np.append(t_r, t_e)) if t_e is not None else t_r
+    rr_all = np.clip(np.diff(beats, prepend=beats[0] - mean_rr), 0.25, 2.0)
+    rr_prev = rr_all if t_e is None else rr_all[beats != t_e]
     amps, dirs = pat["amps"][:, None] * jitter, pat["dirs"]
     dipole = np.zeros((3, n))
-    if not af:
-        dipole += np.outer(dirs[0], _gauss_train(t_r - pat["pr_s"], amps[0], pat["p_sigma"], fs, n))
+    if has_p.any():
+        p_train = _gauss_train(t_r[has_p] - pat["pr_s"], amps[0][has_p], pat["p_sigma"], fs, n)
+        dipole += np.outer(dirs[0], p_train)
     for k in range(3):  # Q, R, S
         wave = _gauss_train(t_r + pat["qrs_t"][k], amps[k + 1], pat["qrs_sigma"][k], fs, n)
         dipole += np.outer(dirs[k + 1], wave)
     t_peak = t_r + pat["qt_s"] * np.sqrt(rr_prev)
     dipole += np.outer(dirs[4], _gauss_train(t_peak, amps[4], pat["t_sigma"], fs, n))
+    if t_e is not None:
+        assert side is not None
+        dipole += _fx.ectopic_waves(side, t_e, pat, fs, n)
     if st_mv:
         j_point = t_r + pat["qrs_t"][2] + 2 * pat["qrs_sigma"][2]
         centre = 0.5 * (j_point + t_peak)
@@ -279,6 +315,8 @@ def _one(
             f0, fm = rng.uniform(4.0, 9.0), rng.uniform(0.1, 0.5)
             phase = 2 * np.pi * f0 * t + rng.uniform(0, 2 * np.pi) + 0.8 * np.sin(2 * np.pi * fm * t)
             f_wave += rng.uniform(0.02, 0.06) * np.sin(phase)
+        if af_onset_s is not None and side is not None:
+            f_wave *= _fx.onset_ramp(t, af_onset_s)
         dipole += np.outer(_ATRIAL_DIR, f_wave)
     electrodes = _ELECTRODES @ dipole + rng.normal(0.0, noise_std, size=(9, n))
     if wander_mv:
@@ -287,8 +325,8 @@ def _one(
         electrodes += amp * np.sin(2 * np.pi * f_resp * t + rng.uniform(0, 2 * np.pi, size=(9, 1)))
         electrodes += 0.5 * amp * np.sin(2 * np.pi * 0.05 * t + rng.uniform(0, 2 * np.pi, size=(9, 1)))
     signal = (_LEADS_FROM_ELECTRODES @ electrodes).astype(np.float32)
-    inside = t_r[(t_r >= 0) & (t_r < duration_s)]
-    rr = np.diff(inside) if inside.size >= 2 else np.diff(t_r)
+    inside = beats[(beats >= 0) & (beats < duration_s)]
+    rr = np.diff(inside) if inside.size >= 2 else np.diff(beats)
     hr_meas = 60.0 / float(rr.mean())
     labels = {
         "heart_rate_bpm": round(hr_meas, 1),
@@ -296,6 +334,10 @@ def _one(
         "rhythm": RHYTHMS[int(af)],
         "rr_cv": round(float(rr.std() / rr.mean()), 4),
         "n_beats": int(inside.size),
+        "ectopic_beat": t_e is not None,
+        "ectopic_beat_s": None if t_e is None else round(t_e, 3),
+        "paroxysmal_af": bool(af and af_onset_s is not None and side is not None),
+        "af_onset_s": round(af_onset_s, 3) if af and af_onset_s is not None and side is not None else None,
     }
     return signal, {"labels": labels, "r_peak_s": [round(float(x), 4) for x in inside]}
 
@@ -327,7 +369,7 @@ def synthesize(
     >>> ecgs[0].signal.shape, ecgs[0].fs, ecgs[0].leads[:3]
     ((12, 5000), 500.0, ('I', 'II', 'III'))
     >>> sorted(ecgs[0].meta["labels"])[:4]
-    ['baseline_wander', 'baseline_wander_mv', 'heart_rate_bpm', 'n_beats']
+    ['af_onset_s', 'baseline_wander', 'baseline_wander_mv', 'ectopic_beat']
     >>> import numpy as np
     >>> bool(np.array_equal(synthesize(2, seed=7)[1].signal, synthesize(2, seed=7)[1].signal))
     True
@@ -346,6 +388,15 @@ def synthesize(
     noise_idx = _balanced(rng, n, cfg.noise_probs, ex)
     wander = _balanced(rng, n, [1 - cfg.p_baseline_wander, cfg.p_baseline_wander], ex)
     st_idx = _balanced(rng, n, cfg.st_probs, ex)
+    side = np.random.default_rng((seed, 1))  # findings confined in time: never touches ``rng``
+    ectopic = _balanced(side, n, [1 - cfg.p_ectopic, cfg.p_ectopic], ex)
+    paroxysmal = np.zeros(n, dtype=bool)
+    af_rows = np.flatnonzero(af)
+    paroxysmal[af_rows] = (
+        _balanced(side, af_rows.size, [1 - cfg.p_paroxysmal_af, cfg.p_paroxysmal_af], ex) == 1
+    )
+    ectopic_window = _fx.finding_window(cfg.ectopic_window_s, float(duration_s))
+    onset_window = _fx.finding_window(cfg.af_onset_window_s, float(duration_s))
     lo, hi = cfg.ecgs_per_patient
     out: list[Ecg] = []
     pid, left, pat = -1, 0, None
@@ -359,8 +410,21 @@ def synthesize(
         st_sign = (0.0, 1.0, -1.0)[st_idx[i]]
         st_mv = st_sign * float(rng.uniform(*cfg.st_mv))
         noise_std = cfg.noise_std_mv[noise_idx[i]]
+        target = float(side.uniform(*ectopic_window)) if ectopic[i] else None
+        onset = float(side.uniform(*onset_window)) if paroxysmal[i] else None
         signal, info = _one(
-            rng, pat, float(fs), float(duration_s), hr, bool(af[i]), noise_std, wander_mv, st_mv
+            rng,
+            pat,
+            float(fs),
+            float(duration_s),
+            hr,
+            bool(af[i]),
+            noise_std,
+            wander_mv,
+            st_mv,
+            side=side,
+            ectopic_target_s=target,
+            af_onset_s=onset,
         )
         labels = info["labels"]
         labels.update(

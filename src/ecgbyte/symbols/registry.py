@@ -18,7 +18,10 @@ from ecgbyte.errors import ConfigError, TokenizerError
 from ecgbyte.plugins import check_target, load_target
 from ecgbyte.symbols.quantizer import FORMAT as UNIFORM
 
-QUANTIZERS: dict[str, str] = {UNIFORM: "ecgbyte.symbols.quantizer:Quantizer"}
+QUANTIZERS: dict[str, str] = {
+    UNIFORM: "ecgbyte.symbols.quantizer:Quantizer",
+    "ecgbyte.hysteresis_quantizer": "ecgbyte.symbols.hysteresis:HysteresisQuantizer",
+}
 """Stored quantizer ``format`` -> ``"module:Class"``."""
 
 
