@@ -14,16 +14,14 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import time
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ecgbyte.data.items import QAItem, unique_ecgs
+from ecgbyte.data.items import unique_ecgs
 
 ALL_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
-REPORT_QUESTION = "Write a short report on this ECG."
 NLG = ("bleu4", "rougeL", "meteor")
 
 
@@ -41,57 +39,36 @@ class Setup:
     enc_epochs: float = 30.0
     model: str = "tiny"  # the LLM: "tiny" (random, full fine-tuning) or a local folder (LoRA)
     max_length: int = 2048
-    report_max_new_tokens: int = 48
+    report_max_new_tokens: int = 128
 
 
 # ---------------------------------------------------------------------------- data
-def label_report(ecg: Any) -> str:
-    """A short report from a synthetic ECG's labels (the stand-in until a varied generator exists)."""
-    lab = ecg.meta["labels"]
-    rhythm = "sinus rhythm" if lab["rhythm"] == "sinus" else "atrial fibrillation"
-    parts = [f"{rhythm} at {lab['heart_rate_bpm']:.0f} bpm ({lab['rate_class']})"]
-    if "wide_qrs" in lab:
-        parts.append("wide qrs" if lab["wide_qrs"] else "normal qrs duration")
-    if lab.get("st_deviation", "none") != "none":
-        parts.append(f"st {lab['st_deviation']}")
-    return "; ".join(parts) + "."
+def load_data(n_ecgs: int, setup: Setup, seed: int = 0) -> dict[str, Any]:
+    """Synthetic QA (every question type) + the report task, split by patient; the shared preprocessing.
 
+    ``texts`` maps each training ECG's record id to its report: stage 1's contrastive texts.
+    """
+    from ecgbyte.data.synthetic_qa import ALL_TYPES, preprocess_config_for, synthetic_splits
+    from ecgbyte.data.synthetic_report import build_synthetic_reports
 
-def report_items(qa_items: Sequence[QAItem], report_fn: Callable[[Any], str]) -> list[QAItem]:
-    """One report item per distinct ECG of ``qa_items`` (same patient, so the split is kept)."""
-    out = []
-    for ecg in unique_ecgs(qa_items):
-        rid = ecg.record_id or "ecg"
-        out.append(
-            QAItem(
-                item_id=f"{rid}/report",
-                patient_id=ecg.patient_id or rid,
-                ecgs=(ecg,),
-                question=REPORT_QUESTION,
-                answer=report_fn(ecg),
-                meta={"question_type": "report"},
-            )
-        )
-    return out
-
-
-def load_data(n_ecgs: int, setup: Setup, report_fn: Callable[[Any], str], seed: int = 0) -> dict[str, Any]:
-    """Synthetic QA (every question type) + the report task, split by patient; the shared preprocessing."""
-    from ecgbyte.data.synthetic_qa import preprocess_config_for, synthetic_splits
-
-    splits = synthetic_splits(n_ecgs, seed=seed, target_fs=setup.fs, leads=setup.leads)
+    splits = synthetic_splits(
+        n_ecgs, seed=seed, target_fs=setup.fs, leads=setup.leads, question_types=ALL_TYPES
+    )
+    train_report = build_synthetic_reports(unique_ecgs(splits["train"]), seed=seed)
     return {
         "train_qa": splits["train"],
         "test_qa": splits["test"],
-        "train_report": report_items(splits["train"], report_fn),
-        "test_report": report_items(splits["test"], report_fn),
+        "train_report": train_report,
+        "test_report": build_synthetic_reports(unique_ecgs(splits["test"]), seed=seed + 1),
+        "texts": {it.ecgs[0].record_id: it.answer for it in train_report},
         "preprocess": preprocess_config_for(setup.fs),
+        "question_types": list(ALL_TYPES),
     }
 
 
 # ---------------------------------------------------------------------------- stage 1
 def stage1(
-    system: str, ecgs: list, setup: Setup, pre: Any, seed: int, report_fn: Callable[[Any], str]
+    system: str, ecgs: list, setup: Setup, pre: Any, seed: int, texts: dict[str, str]
 ) -> tuple[Any, dict[str, float]]:
     """The ECG tokenizer (end to end) or the contrastively pretrained encoder (two-stage) and its cost."""
     t = time.perf_counter()
@@ -100,9 +77,13 @@ def stage1(
         from ecgbyte.tokenizer import ECGByteTokenizer
 
         if setup.representation == "compact":
-            tok = ECGByteTokenizer.train(ecgs, leads=setup.leads, preprocess=pre, seed=seed, preset="compact")
+            from ecgbyte.preset_tokenizer import train_preset
+
+            tok = train_preset(ecgs, "compact", seed=seed)
         else:
-            tok = ECGByteTokenizer.train(ecgs, leads=setup.leads, preprocess=pre, seed=seed, n_merges=setup.n_merges)
+            tok = ECGByteTokenizer.train(
+                ecgs, leads=setup.leads, preprocess=pre, seed=seed, n_merges=setup.n_merges
+            )
         return tok, {"wall_s": time.perf_counter() - t, "steps": 0, "tokens": samples}
     from ecgbyte.elm.two_stage import pretrain_stage1
 
@@ -112,7 +93,7 @@ def stage1(
         leads=setup.leads,
         k=setup.soft_tokens,
         preprocess=pre,
-        texts=[report_fn(e) for e in ecgs],
+        texts=[texts[e.record_id] for e in ecgs],
         objective="contrastive",
         epochs=setup.enc_epochs,
         duration_s=setup.seconds,
@@ -127,7 +108,7 @@ def train_config(system: str, setup: Setup, seed: int, epochs: float, **over: An
 
     base: dict[str, Any] = dict(
         epochs=epochs, seed=seed, log_every=0, keep_leads=setup.leads, max_seconds=setup.seconds,
-        max_length=setup.max_length, max_new_tokens=8,
+        max_length=setup.max_length, max_new_tokens=setup.report_max_new_tokens,
     )  # fmt: skip
     if system == "two_stage":
         base.update(ecg_input="encoder", soft_tokens=setup.soft_tokens, projector=setup.projector)
@@ -154,7 +135,6 @@ def run(
     points: int,
     min_steps: int,
     work: Path,
-    report_fn: Callable[[Any], str],
     batch_size: int = 32,
 ) -> dict[str, Any]:
     """Stage 1, then the LLM in ``points`` segments (QA accuracy on the full test set after each), then
@@ -169,7 +149,7 @@ def run(
     if fraction < 1.0:  # a patient-level subset, the same for every seed
         train_items = split_by_patient(train_items, fractions=(fraction, 0.0, 1 - fraction), seed=0)["train"]
     ecgs = unique_ecgs(train_items)
-    tok, s1 = stage1(system, ecgs, setup, data["preprocess"], seed, report_fn)
+    tok, s1 = stage1(system, ecgs, setup, data["preprocess"], seed, data["texts"])
     cfg = train_config(system, setup, seed, epochs)
     n_total = total_steps_of(cfg, len(train_items))
     if n_total < min_steps:
@@ -189,7 +169,9 @@ def run(
         wall += out["train_s"] + (total - out["train_s"] if i == 0 else 0.0)  # data prep once, not per resume
         tokens += int(out["tokens"])
         step0 = stop
-        rows = predict(load_run(run_dir, ecg_tokenizer=tok), test_qa, batch_size=batch_size)
+        rows = predict(
+            load_run(run_dir, ecg_tokenizer=tok), test_qa, batch_size=batch_size, max_new_tokens=12
+        )
         acc = _accuracy(rows)
         curve.append({"step": stop, "wall_s": wall, "tokens": tokens, "accuracy": acc["all"]})
     reports = predict(

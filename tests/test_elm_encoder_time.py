@@ -19,7 +19,9 @@ def _ecgs(n: int, seed: int = 0) -> list:
     from ecgbyte.signal import preprocess
 
     pre = preprocess_config_for(50.0)
-    return [preprocess(e.select_leads(LEADS), pre) for e in synthesize(n, seed=seed, fs=500.0, duration_s=10.0)]
+    return [
+        preprocess(e.select_leads(LEADS), pre) for e in synthesize(n, seed=seed, fs=500.0, duration_s=10.0)
+    ]
 
 
 def _texts(ecgs: list) -> list[str]:
@@ -43,7 +45,9 @@ def test_contrastive_stage1_is_deterministic_by_seed() -> None:
 
 def test_stage1_takes_report_texts_and_keeps_k_tokens() -> None:
     ecgs = _ecgs(10)
-    tok = pretrain_stage1(ecgs, fs=50.0, leads=LEADS, k=6, texts=_texts(ecgs), max_steps=2, widths=(8, 16), strides=(1, 2))
+    tok = pretrain_stage1(
+        ecgs, fs=50.0, leads=LEADS, k=6, texts=_texts(ecgs), max_steps=2, widths=(8, 16), strides=(1, 2)
+    )
     assert tok.info["objective"] == "contrastive" and tok.k == 6
     enc = tok.encode(ecgs[0])
     assert enc.features.shape == (6, 16) and list(enc.ids) == [0, 1, 2, 3, 4, 5]
@@ -74,3 +78,34 @@ def test_soft_tokens_carry_time() -> None:
         tz = enc.tokens(z, 8)
     assert (tx[:, 0] - tz[:, 0]).abs().max() > 1e-3
     torch.testing.assert_close(tx[:, 3:], tz[:, 3:], rtol=0, atol=1e-6)
+
+
+def test_projector_normalizes_features_and_old_checkpoints_load_without_the_norm(tmp_path) -> None:
+    """New projectors put a LayerNorm on each feature vector (scale-free); a projector.json without
+    "norm" (written before it existed) is rebuilt without one, so its weights load."""
+    from safetensors.torch import save_file
+
+    from ecgbyte.elm.two_stage import attach_projector, build_projector
+    from ecgbyte.fileio import write_json
+
+    torch.manual_seed(0)
+    proj = build_projector("linear", 16, 32, norm=True)
+    f = torch.randn(2, 5, 16)
+    torch.testing.assert_close(proj(f), proj(100.0 * f + 3.0), rtol=1e-4, atol=1e-4)  # scale and shift free
+    plain = build_projector("mlp", 16, 32)
+    assert not isinstance(plain[0], torch.nn.LayerNorm) and plain(f).shape == (2, 5, 32)
+    old = build_projector("linear", 16, 32)
+    save_file(
+        {k: v.contiguous() for k, v in old.state_dict().items()}, str(tmp_path / "projector.safetensors")
+    )
+    write_json(
+        tmp_path / "projector.json",
+        {"ecg_offset": 10, "k": 5, "projector": "linear", "feature_dim": 16, "hidden": 32},
+    )
+
+    class _Llm(torch.nn.Module):
+        pass
+
+    model = attach_projector(_Llm(), tmp_path)
+    assert isinstance(model.projector, torch.nn.Linear)
+    torch.testing.assert_close(model.projector(f), old(f))

@@ -7,11 +7,13 @@ import json
 
 import pytest
 
-from ecgbyte.eval.claim import analyse, seed_bootstrap, time_to_target, total_cost
 from ecgbyte.errors import ConfigError
+from ecgbyte.eval.claim import analyse, seed_bootstrap, time_to_target, total_cost
 
 
-def _run(system: str, fraction: float, seed: int, curve: list[tuple[int, float, int, float]], s1: tuple) -> dict:
+def _run(
+    system: str, fraction: float, seed: int, curve: list[tuple[int, float, int, float]], s1: tuple
+) -> dict:
     """curve: (step, wall_s, tokens, accuracy) cumulative LLM cost; s1: stage-1 (wall_s, steps, tokens)."""
     pts = [{"step": st, "wall_s": w, "tokens": tk, "accuracy": acc} for st, w, tk, acc in curve]
     return {
@@ -112,7 +114,9 @@ def test_analyse_never_reaches_target() -> None:
                 p["accuracy"] = min(p["accuracy"], 79.0)
             r["final"]["accuracy"] = r["curve"][-1]["accuracy"]
     a = analyse(res)
-    assert all(a["ratio"][u] == {"ratio": None, "low": None, "high": None} for u in ("wall_s", "steps", "tokens"))
+    assert all(
+        a["ratio"][u] == {"ratio": None, "low": None, "high": None} for u in ("wall_s", "steps", "tokens")
+    )
     assert a["time_to_target"]["end_to_end"]["wall_s"]["values"] == [None, None, None]
     assert a["data_to_target"]["end_to_end"]["fraction"] is None
     assert a["data_to_target"]["end_to_end"]["high"] is None
@@ -129,5 +133,5 @@ def test_analyse_is_deterministic_and_needs_both_systems() -> None:
     assert analyse(_results()) == analyse(_results())
     res = _results()
     res["runs"] = [r for r in res["runs"] if r["system"] == "end_to_end"]
-    with pytest.raises(ConfigError, match="no two_stage runs at fraction 1.0"):
+    with pytest.raises(ConfigError, match=r"no two_stage runs at fraction 1\.0"):
         analyse(res)

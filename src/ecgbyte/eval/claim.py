@@ -219,7 +219,10 @@ def table(results: Mapping[str, Any], a: Mapping[str, Any]) -> str:
             else:
                 cells.append("-")
         lines.append(f"| {NAMES[s]} | " + " | ".join(cells) + " |")
-    lines += ["", "| system | cost unit | time to target | full training cost | ratio (two-stage cost / e2e time) |"]
+    lines += [
+        "",
+        "| system | cost unit | time to target | full training cost | ratio (two-stage cost / e2e time) |",
+    ]
     lines.append("|---|---|---|---|---|")
     for u in UNITS:
         for s in SYSTEMS:
