@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import platform
 import shutil
 import sys
@@ -79,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         "--fractions", default=None, help="comma-separated data fractions (default 0.1,0.25,0.48,1)"
     )
     ap.add_argument("--out", default=str(HERE / "results"))
+    ap.add_argument("--finish", action="store_true", help="write the outputs from the runs saved so far")
     ap.add_argument("--evidence", default=None, help="also copy the JSON/md/plots here (with a README)")
     args = ap.parse_args(argv)
     import torch
@@ -109,13 +111,29 @@ def main(argv: list[str] | None = None) -> int:
 
     jobs = [(f, s, sys_) for f in sorted(fractions, reverse=True) for s in plan["seeds"]
             for sys_ in ("two_stage", "end_to_end")]  # fmt: skip
-    runs = []
-    for frac, seed, system in tqdm(jobs, desc="runs"):
+    # every finished run is saved at once; a rerun with the same plan and setup resumes after it
+    # (the machine is shared: a long run may be stopped), and --finish writes the outputs from the
+    # runs done so far (the plan then says which are missing)
+    from ecgbyte.fileio import write_json
+
+    sig = {"plan": {k: list(v) if isinstance(v, tuple) else v for k, v in plan.items()},
+           "setup": dataclasses.asdict(setup)}  # fmt: skip
+    sig = json.loads(json.dumps(sig))
+    part = Path(args.out) / f"claim_bench.{size}.runs.json"
+    saved = json.loads(part.read_text()) if part.exists() else {}
+    runs = saved.get("runs", []) if saved.get("signature") == sig else []
+    done = {(r["fraction"], r["seed"], r["system"]) for r in runs}
+    if runs:
+        print(f"[claim_bench] resuming: {len(runs)} runs already done ({part})", flush=True)
+    for frac, seed, system in tqdm(
+        [j for j in jobs if j not in done] if not args.finish else [], desc="runs"
+    ):
         r = run(
             system, data, fraction=frac, seed=seed, setup=setup, epochs=plan["epochs"], points=plan["points"],
             min_steps=plan["min_steps"], work=work,
         )  # fmt: skip
         runs.append(r)
+        write_json(part, {"signature": sig, "runs": runs})
         tqdm.write(
             f"  {system} {100 * frac:.0f}% seed {seed}: acc {r['final']['accuracy']:.1f} "
             f"{r['final']['per_type']} stage1 {r['stage1']['wall_s']:.0f}s LLM {r['curve'][-1]['wall_s']:.0f}s"
@@ -132,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
         "n_test_reports": len(data["test_report"]),
         "n_train_qa": len(data["train_qa"]),
         "runs": runs,
+        "missing_runs": [
+            list(j) for j in jobs if j not in {(r["fraction"], r["seed"], r["system"]) for r in runs}
+        ],
         "command": " ".join(
             ["python benchmarks/claim_bench.py", *(argv if argv is not None else sys.argv[1:])]
         ),

@@ -72,7 +72,13 @@ def markdown(results: dict[str, Any], a: dict[str, Any]) -> str:
         "",
         per_type_table(results),
         "",
-        f"Reports: {results['report_generator']}. Command: `{results['command']}`; {results['machine']}; "
+        (
+            f"**Unfinished plan**: {len(results['missing_runs'])} runs missing "
+            f"({', '.join(f'{s} {100 * f:.0f}% seed {d}' for f, d, s in results['missing_runs'])}).\n"
+            if results.get("missing_runs")
+            else ""
+        )
+        + f"Reports: {results['report_generator']}. Command: `{results['command']}`; {results['machine']}; "
         f"total {results['total_s'] / 60:.1f} min.",
         "",
     ])  # fmt: skip
