@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=float, default=2.0)
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--projector", default="linear", choices=("linear", "mlp"))
+    ap.add_argument("--soft-tokens", type=int, default=8)
     ap.add_argument("--out", default=str(HERE / "results"))
     ap.add_argument("--evidence", default=None)
     args = ap.parse_args(argv)
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    setup = Setup(leads=("II", "V1"), max_length=768, projector=args.projector)
+    setup = Setup(leads=("II", "V1"), max_length=768, projector=args.projector, soft_tokens=args.soft_tokens)
     data = load_data(args.n_ecgs, setup)
     chance = majority_share(data["test_qa"])
     work = Path(tempfile.mkdtemp(prefix="claim_baseline_"))
