@@ -48,12 +48,27 @@ def load_data(n_ecgs: int, setup: Setup, seed: int = 0) -> dict[str, Any]:
 
     ``texts`` maps each training ECG's record id to its report: stage 1's contrastive texts.
     """
-    from ecgbyte.data.synthetic_qa import ALL_TYPES, preprocess_config_for, synthetic_splits
-    from ecgbyte.data.synthetic_report import build_synthetic_reports
-
-    splits = synthetic_splits(
-        n_ecgs, seed=seed, target_fs=setup.fs, leads=setup.leads, question_types=ALL_TYPES
+    from ecgbyte.data.splits import split_by_patient
+    from ecgbyte.data.synthetic_qa import (
+        ALL_TYPES,
+        build_synthetic_qa,
+        preprocess_config_for,
+        synth_config_for,
     )
+    from ecgbyte.data.synthetic_report import build_synthetic_reports
+    from ecgbyte.signal import preprocess
+    from ecgbyte.signal.synth import synthesize
+
+    if setup.representation == "compact":  # both systems read the compact preset's signal
+        from ecgbyte.presets import PRESETS
+
+        pre = PRESETS["compact"].preprocess
+    else:
+        pre = preprocess_config_for(setup.fs)
+    raw = synthesize(n_ecgs, seed=seed, fs=500.0, duration_s=10.0, config=synth_config_for(morphology=True))
+    ecgs = [preprocess(e.select_leads(setup.leads), pre) for e in raw]
+    items = build_synthetic_qa(ecgs, seed=seed, question_types=ALL_TYPES)
+    splits = split_by_patient(items, fractions=(0.8, 0.0, 0.2), seed=seed)
     train_report = build_synthetic_reports(unique_ecgs(splits["train"]), seed=seed)
     return {
         "train_qa": splits["train"],
@@ -61,7 +76,7 @@ def load_data(n_ecgs: int, setup: Setup, seed: int = 0) -> dict[str, Any]:
         "train_report": train_report,
         "test_report": build_synthetic_reports(unique_ecgs(splits["test"]), seed=seed + 1),
         "texts": {it.ecgs[0].record_id: it.answer for it in train_report},
-        "preprocess": preprocess_config_for(setup.fs),
+        "preprocess": pre,
         "question_types": list(ALL_TYPES),
     }
 
