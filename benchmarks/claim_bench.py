@@ -158,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "machine": f"{platform.processor() or platform.machine()}, "
         f"{'GPU ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'CPU only (no GPU)'}",
-        "total_s": time.perf_counter() - t_all,
+        "total_s": time.perf_counter() - t_all,  # this process (a resumed or --finish call: only its part)
+        "runs_wall_s": sum(r["stage1"]["wall_s"] + r["curve"][-1]["wall_s"] for r in runs),
     }
     from claim_report import write_outputs
 

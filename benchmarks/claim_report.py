@@ -79,7 +79,12 @@ def markdown(results: dict[str, Any], a: dict[str, Any]) -> str:
             else ""
         )
         + f"Reports: {results['report_generator']}. Command: `{results['command']}`; {results['machine']}; "
-        f"total {results['total_s'] / 60:.1f} min.",
+        f"this call {results['total_s'] / 60:.1f} min"
+        + (
+            f"; stage 1 + LLM training of all runs {results['runs_wall_s'] / 60:.1f} min (evaluation excluded)."
+            if "runs_wall_s" in results
+            else "."
+        ),
         "",
     ])  # fmt: skip
 
