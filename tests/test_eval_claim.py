@@ -135,3 +135,18 @@ def test_analyse_is_deterministic_and_needs_both_systems() -> None:
     res["runs"] = [r for r in res["runs"] if r["system"] == "end_to_end"]
     with pytest.raises(ConfigError, match=r"no two_stage runs at fraction 1\.0"):
         analyse(res)
+
+
+def test_the_committed_evidence_reproduces_the_readme_section() -> None:
+    """Every number of the README's "Does end-to-end pay off?" comes from the committed JSON via analyse()."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    results = json.loads((root / "benchmarks/evidence/claim_bench/claim_bench.json").read_text())
+    a = analyse(results)
+    readme = (root / "README.md").read_text()
+    section = readme[readme.index("## Does end-to-end pay off?") : readme.index("## Benchmarks")]
+    assert f"> {a['sentence']}" in section
+    assert a["table"] in section
+    assert all(len([r for r in results["runs"] if (r["system"], r["fraction"]) == (s, f)]) >= 3
+               for s in ("end_to_end", "two_stage") for f in results["fractions"])  # fmt: skip
