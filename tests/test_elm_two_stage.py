@@ -127,7 +127,8 @@ def test_projection_makes_k_soft_tokens_of_the_llm_hidden_size(tmp_path: Path) -
     with pytest.raises(ModelError, match="raise max_length"):
         model._embeds(ids, feats[:2])
     cfg = _train_cfg(projector="linear")
-    assert isinstance(wrap_llm(model.llm, cfg, layout, tok).projector, torch.nn.Linear)
+    proj = wrap_llm(model.llm, cfg, layout, tok).projector  # LayerNorm on the features, then one Linear
+    assert [type(m) for m in proj] == [torch.nn.LayerNorm, torch.nn.Linear]
 
 
 @pytest.mark.parametrize("finetune", ["full", "lora"])

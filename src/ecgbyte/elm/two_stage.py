@@ -270,21 +270,35 @@ class TwoStageModel(nn.Module):
         write_json(d / "projector.json", {"ecg_offset": self.ecg_offset, "k": self.k, **self.meta})
 
 
-def build_projector(kind: str, feature_dim: int, hidden: int) -> nn.Module:
-    """``linear``: one ``Linear(C, H)``; ``mlp``: ``Linear(C, H) -> GELU -> Linear(H, H)`` (LLaVA-1.5)."""
+def build_projector(kind: str, feature_dim: int, hidden: int, *, norm: bool = False) -> nn.Module:
+    """``linear``: one ``Linear(C, H)``; ``mlp``: ``Linear(C, H) -> GELU -> Linear(H, H)`` (LLaVA-1.5).
+
+    ``norm``: a ``LayerNorm(C)`` on each feature vector first. Contrastive pretraining leaves the
+    frozen features on an arbitrary scale (measured: a linear probe reads rate, rhythm, QRS, ST and
+    ectopy off them, 73-100%, but without the norm the tiny LLM answered them at chance).
+    """
     if kind not in PROJECTORS:
         raise ConfigError(f"projector {kind!r} is not one of {', '.join(PROJECTORS)}")
     if kind == "linear":
-        return nn.Linear(feature_dim, hidden)
-    return nn.Sequential(nn.Linear(feature_dim, hidden), nn.GELU(), nn.Linear(hidden, hidden))
+        layers: list[nn.Module] = [nn.Linear(feature_dim, hidden)]
+    else:
+        layers = [nn.Linear(feature_dim, hidden), nn.GELU(), nn.Linear(hidden, hidden)]
+    if not norm:
+        return layers[0] if len(layers) == 1 else nn.Sequential(*layers)
+    return nn.Sequential(nn.LayerNorm(feature_dim), *layers)
 
 
 def wrap_llm(llm: Any, cfg: Any, layout: Any, ecg_tokenizer: SoftTokenizer) -> TwoStageModel:
     """A fresh :class:`TwoStageModel` around a prepared LLM (seeded projector init)."""
     hidden = int(llm.get_input_embeddings().weight.shape[1])
     torch.manual_seed(cfg.seed)
-    proj = build_projector(cfg.projector, ecg_tokenizer.feature_dim, hidden)
-    meta = {"projector": cfg.projector, "feature_dim": ecg_tokenizer.feature_dim, "hidden": hidden}
+    proj = build_projector(cfg.projector, ecg_tokenizer.feature_dim, hidden, norm=True)
+    meta = {
+        "projector": cfg.projector,
+        "feature_dim": ecg_tokenizer.feature_dim,
+        "hidden": hidden,
+        "norm": True,
+    }
     return TwoStageModel(llm, proj, ecg_offset=layout.ecg_offset, k=ecg_tokenizer.k, meta=meta)
 
 
@@ -298,7 +312,9 @@ def attach_projector(llm: Any, directory: str | Path, *, is_trainable: bool = Fa
             f"{d}: no projector.json; this checkpoint is not a two-stage (--ecg-input encoder) run"
         )
     meta = json.loads((d / "projector.json").read_text())
-    proj = build_projector(meta["projector"], meta["feature_dim"], meta["hidden"])
+    proj = build_projector(
+        meta["projector"], meta["feature_dim"], meta["hidden"], norm=bool(meta.get("norm", False))
+    )  # checkpoints from before the norm have none
     proj.load_state_dict(load_file(str(d / "projector.safetensors")))
     proj.requires_grad_(is_trainable)
     rest = {k: v for k, v in meta.items() if k not in ("ecg_offset", "k")}

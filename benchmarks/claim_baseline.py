@@ -1,0 +1,98 @@
+"""Does the two-stage baseline see every finding? Per-question-type accuracy against the majority class.
+
+A baseline that answers a question type at chance cannot be beaten fairly (issue 14): this runs the
+two-stage system of ``claim_bench.py`` alone (contrastive stage 1, soft tokens over time, the
+same LLM and input), once per seed, and prints each type's test accuracy beside the majority-class
+share of that type's test answers (what a model that ignores the ECG gets).
+
+Usage::
+
+    .venv/bin/python benchmarks/claim_baseline.py                  # 300 ECGs, seed 0 (a few minutes)
+    .venv/bin/python benchmarks/claim_baseline.py --projector mlp --seeds 3
+
+Writes ``benchmarks/results/claim_baseline.json`` (and ``--evidence DIR``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from claim_runs import Setup, load_data, run
+
+HERE = Path(__file__).resolve().parent
+
+
+def majority_share(items: list) -> dict[str, float]:
+    """Per question type: the share (%) of its most frequent answer."""
+    by: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    for it in items:
+        by[it.meta["question_type"]][it.answer] += 1
+    return {t: 100 * max(c.values()) / sum(c.values()) for t, c in sorted(by.items())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n-ecgs", type=int, default=300)
+    ap.add_argument("--epochs", type=float, default=2.0)
+    ap.add_argument("--seeds", type=int, default=1)
+    ap.add_argument("--projector", default="linear", choices=("linear", "mlp"))
+    ap.add_argument("--soft-tokens", type=int, default=8)
+    ap.add_argument("--out", default=str(HERE / "results"))
+    ap.add_argument("--evidence", default=None)
+    args = ap.parse_args(argv)
+    import torch
+
+    from ecgbyte.fileio import write_json
+
+    torch.set_num_threads(1)
+    t0 = time.perf_counter()
+    setup = Setup(leads=("II", "V1"), max_length=768, projector=args.projector, soft_tokens=args.soft_tokens)
+    data = load_data(args.n_ecgs, setup)
+    chance = majority_share(data["test_qa"])
+    work = Path(tempfile.mkdtemp(prefix="claim_baseline_"))
+    runs = [
+        run(
+            "two_stage",
+            data,
+            fraction=1.0,
+            seed=s,
+            setup=setup,
+            epochs=args.epochs,
+            points=1,
+            min_steps=0,
+            work=work,
+        )
+        for s in range(args.seeds)
+    ]
+    per_type = {t: float(np.mean([r["final"]["per_type"][t] for r in runs])) for t in chance}
+    lines = ["| question type | two-stage accuracy % | majority class % |", "|---|---|---|"]
+    lines += [f"| {t} | {per_type[t]:.1f} | {chance[t]:.1f} |" for t in chance]
+    print("\n".join(lines))
+    out = {
+        "command": " ".join(
+            ["python benchmarks/claim_baseline.py", *(argv if argv is not None else sys.argv[1:])]
+        ),
+        "setup": {**setup.__dict__, "n_ecgs": args.n_ecgs, "epochs": args.epochs},
+        "n_test_ecgs": len(data["test_report"]),
+        "per_type": per_type,
+        "majority_class": chance,
+        "above_chance": {t: per_type[t] > chance[t] for t in chance},
+        "runs": runs,
+        "total_s": time.perf_counter() - t0,
+    }
+    for d in [args.out, args.evidence]:
+        if d:
+            Path(d).mkdir(parents=True, exist_ok=True)
+            write_json(Path(d) / "claim_baseline.json", out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
