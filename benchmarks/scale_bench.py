@@ -24,6 +24,11 @@ Usage::
     .venv/bin/python benchmarks/scale_bench.py --quick          # smoke: 1M symbols, 200 merges
     nice -n 10 .venv/bin/python benchmarks/scale_bench.py --sizes 1e8,3e8
     nice -n 10 .venv/bin/python benchmarks/scale_bench.py       # adds 10^9 (about 12 GB)
+    nice -n 10 .venv/bin/python benchmarks/scale_bench.py --command --sizes 3e7,1e8 --evidence
+
+``--command`` (``benchmarks/command_peak.py``; its own options follow) measures instead the peak of
+the whole ``ecgbyte train-tokenizer`` command on ``ecgbyte preprocess`` shards against the trainer's
+own on the same symbols (issue 16, item 2).
 """
 
 from __future__ import annotations
@@ -317,6 +322,12 @@ def markdown(out: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--command" in argv:  # the whole train-tokenizer command against the trainer
+        sys.path.insert(0, str(HERE))
+        import command_peak
+
+        return command_peak.main([a for a in argv if a != "--command"])
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="smoke run: 1M symbols, 200 merges, 2 processes")
     p.add_argument("--sizes", default="1e8,3e8,1e9")
