@@ -205,3 +205,19 @@ def test_docstring_examples_run():
 
     result = doctest.testmod(mod)
     assert result.attempted >= 5 and result.failed == 0
+
+
+@pytest.mark.parametrize(
+    ("sizes", "max_values"),
+    [([1000] * 40, 5000), ([7, 0, 3000, 1, 2500] * 9, 999), ([50] * 10, 10**6), ([1] * 30, 1), ([4000], 3)],
+)
+def test_fit_keeps_the_values_with_the_smallest_keys(sizes, max_values):
+    # the reservoir is the max_values values whose keys (rng.random per item, in order) are smallest,
+    # however the items are sized and whenever it is pruned
+    rng = np.random.default_rng(3)
+    data = [rng.normal(0.0, 0.3, size=n) for n in sizes]
+    key_rng = np.random.default_rng(7)
+    keys = np.concatenate([key_rng.random(d.size) for d in data])
+    kept = np.concatenate(data)[np.argsort(keys)[:max_values]]
+    q = Quantizer.fit(data, max_values=max_values, seed=7, percentiles=(2.5, 97.5))
+    assert (q.p1, q.p99) == tuple(np.percentile(kept, [2.5, 97.5]))

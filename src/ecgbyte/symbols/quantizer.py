@@ -246,8 +246,12 @@ class Quantizer:
         if isinstance(max_values, bool) or not isinstance(max_values, (int, np.integer)) or max_values < 1:
             raise ConfigError(f"max_values must be a positive integer, got {max_values!r}")
         rng = np.random.default_rng(seed)
-        keys = np.empty(0)  # reservoir by random keys: keep the max_values smallest keys
-        vals = np.empty(0)
+        # reservoir by random keys: the max_values smallest keys and their values. Kept in chunks and
+        # pruned only when half as many again have piled up (a pruning per item was most of the
+        # fit's time); a key at or above the last pruning's largest kept one can never be kept
+        keys: list[np.ndarray] = []
+        vals: list[np.ndarray] = []
+        held, bound, slack = 0, np.inf, max(1, max_values // 2)
         n_seen = 0
         for i, item in enumerate(signals):
             where = item.name if isinstance(item, Ecg) else f"signals[{i}]"
@@ -260,16 +264,19 @@ class Quantizer:
                 )
             n_seen += arr.size
             k = rng.random(arr.size)
-            if keys.size >= max_values:
-                sel = k < keys.max()
+            if bound < np.inf:
+                sel = k < bound
                 k, arr = k[sel], arr[sel]
-            keys, vals = np.concatenate([keys, k]), np.concatenate([vals, arr])
-            if keys.size > max_values:
-                part = np.argpartition(keys, max_values - 1)[:max_values]
-                keys, vals = keys[part], vals[part]
+            keys.append(k)
+            vals.append(arr)
+            held += k.size
+            if held > max_values + slack:
+                bound = _prune(keys, vals, max_values)
+                held = max_values
         if n_seen == 0:
             raise ConfigError("cannot fit the quantizer on an empty corpus (no signal values)")
-        p1, p99 = np.percentile(vals, [lo_p, hi_p])
+        _prune(keys, vals, max_values)
+        p1, p99 = np.percentile(vals[0], [lo_p, hi_p])
         return cls(float(p1), float(p99), n_symbols=n_symbols, margin=margin, percentiles=(lo_p, hi_p))
 
     # -- serialisation --------------------------------------------------------------------------
@@ -331,3 +338,14 @@ class Quantizer:
                 "re-fit or restore the file"
             ) from None
         return cls.from_dict(data, where=str(path))
+
+
+def _prune(keys: list[np.ndarray], vals: list[np.ndarray], max_values: int) -> float:
+    """Reduce the chunks (in place) to one holding the ``max_values`` smallest keys and their values;
+    returns the largest key kept."""
+    k, v = np.concatenate(keys), np.concatenate(vals)
+    if k.size > max_values:
+        part = np.argpartition(k, max_values - 1)[:max_values]
+        k, v = k[part], v[part]
+    keys[:], vals[:] = [k], [v]
+    return float(k.max()) if k.size else np.inf
