@@ -16,7 +16,7 @@ For each size (symbols at 250 Hz, 12 leads, 10 s: 30,000 per ECG):
    exactly the command's symbols.
 4. **Trainer only**: a child loads those symbols (uint8, 1 byte per symbol), warms the kernels up,
    trains ``M`` merges with the same threads and reports its ``VmHWM`` (the whole process: Python,
-   numpy, numba, the corpus and the trainer) and ``VmHWM - VmRSS(before training)`` (the trainer's
+   numpy, numba, the corpus and the trainer; nothing else of ecgbyte is imported before it) and ``VmHWM - VmRSS(before training)`` (the trainer's
    own beyond the corpus, ``scale_bench.py``'s measure). It checks that its merges are those in the
    command's ``tokenizer.json``.
 
@@ -140,7 +140,6 @@ def child_trainer(codes_npy: Path, merges: int, threads: int, tok_dir: Path, res
     """Train on the saved symbols; the process's peak, the trainer's own, and whether the merges
     are the command's."""
     from ecgbyte.bpe import train
-    from ecgbyte.tokenizer import ECGByteTokenizer
 
     codes = np.load(codes_npy)
     seqs = list(codes)
@@ -151,6 +150,8 @@ def child_trainer(codes_npy: Path, merges: int, threads: int, tok_dir: Path, res
     learned = train(seqs, n_merges=merges, min_frequency=2, alphabet_size=26, threads=threads)
     seconds = time.perf_counter() - t0
     peak = _kib("VmHWM") * 1024
+    from ecgbyte.tokenizer import ECGByteTokenizer  # after the peak: the trainer does not need it
+
     tok = ECGByteTokenizer.from_pretrained(tok_dir)
     same = bool(
         np.array_equal(tok.merges.pairs, learned.pairs) and np.array_equal(tok.merges.ids, learned.ids)
