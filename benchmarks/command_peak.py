@@ -23,9 +23,7 @@ For each size (symbols at 250 Hz, 12 leads, 10 s: 30,000 per ECG):
 Reported: command peak / trainer-process peak (the issue's ratio: what the command adds beyond a
 process that holds the symbols and trains), command peak / (trainer beyond corpus + corpus), and
 all of them in bytes per symbol. Each peak is measured ``--repeats`` times, alternated (medians; the
-worst ratio is the largest command peak over the smallest trainer peak): the same command's peak
-varied from 1,465 to 1,539 MB at 1e8 symbols here (the shards are memory-mapped, and their pages
-count in RSS while a mapping lives).
+worst ratio is the largest command peak over the smallest trainer peak). MB are 10^6 bytes.
 """
 
 from __future__ import annotations
@@ -178,7 +176,7 @@ def child_trainer(codes_npy: Path, merges: int, threads: int, tok_dir: Path, res
 # ---------------------------------------------------------------------------------------------
 def measure(shards: Path, tmp: Path, merges: int, threads: int, timeout: float, repeats: int = 1) -> dict:
     """The command's peak and the trainer's on the same symbols (one size), each measured
-    ``repeats`` times (alternated; the peaks vary by some tens of MB from run to run)."""
+    ``repeats`` times, alternated."""
     out_dir = tmp / "tok"
     argv = ["train-tokenizer", str(shards), str(out_dir), "--merges", str(merges)]
     argv += ["--threads", str(threads), "--no-progress"]
@@ -291,20 +289,26 @@ def run(sizes: list[int], merges: int, threads: int, seed: int, timeout: float, 
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(doc, indent=1))
     if evidence is not None:
-        evidence.mkdir(parents=True, exist_ok=True)
-        (evidence / "command_peak.json").write_text(json.dumps(doc, indent=1))
-        (evidence / "command_peak.md").write_text(
-            "# Peak memory of `ecgbyte train-tokenizer` against the trainer's own\n\n"
-            f"Measured on a shared 2-core, 24 GB machine with `{argv_text}`. Source: synthetic 12-lead "
-            "ECGs at 500 Hz through `ecgbyte preprocess --fs 500` (250 Hz, 10 s segments). The command "
-            "is the one in each row; peaks are the process's maximum RSS. The trainer process loads "
-            "the command's own symbols (uint8) and trains with the same threads. Each peak was measured "
-            f"{repeats} times, alternated: medians, and in brackets the largest command peak over the "
-            "smallest trainer peak. 'Trainer beyond corpus' is `scale_bench.py`'s measure (VmHWM minus "
-            "VmRSS before training).\n\n"
-            f"{text}\n"
-        )
+        write_evidence(doc, evidence, argv_text)
     return rows
+
+
+def write_evidence(doc: dict, evidence: Path, argv_text: str) -> None:
+    """``command_peak.json`` and ``.md`` under ``evidence``."""
+    repeats = doc["args"]["repeats"]
+    evidence.mkdir(parents=True, exist_ok=True)
+    (evidence / "command_peak.json").write_text(json.dumps(doc, indent=1))
+    (evidence / "command_peak.md").write_text(
+        "# Peak memory of `ecgbyte train-tokenizer` against the trainer's own\n\n"
+        f"Measured on a shared 2-core, 24 GB machine with `{argv_text}`. Source: synthetic 12-lead "
+        "ECGs at 500 Hz through `ecgbyte preprocess --fs 500` (250 Hz, 10 s segments). The command "
+        "is the one in each row; peaks are the process's maximum RSS. The trainer process loads "
+        "the command's own symbols (uint8) and trains with the same threads. Each peak was measured "
+        f"{repeats} times, alternated: medians, and in brackets the largest command peak over the "
+        "smallest trainer peak. 'Trainer beyond corpus' is `scale_bench.py`'s measure (VmHWM minus "
+        "VmRSS before training). MB are 10^6 bytes.\n\n"
+        f"{markdown(doc['rows'])}\n"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
