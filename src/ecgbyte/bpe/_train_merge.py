@@ -5,9 +5,10 @@ and ``st`` row); :func:`merge_parts` runs it on every partition, one per thread.
 that picks the pairs is :func:`ecgbyte.bpe._train_kernels.train_chunk`; the layout and lists are
 in :mod:`ecgbyte.bpe._train_lists`, the pair table in :mod:`ecgbyte.bpe._train_table`.
 
-A merge walks its pair's list; for each occurrence (for an ``(x, x)`` pair: each maximal run,
-merged left to right) it takes the tokens whose (previous, own, next) ids change out of their
-lists, rewrites the tokens and lists them again by the listing rule. Counts change only around the
+A merge walks its pair's list, skipping stale entries; for each occurrence (for an ``(x, x)``
+pair: each maximal run, merged left to right) it rewrites the tokens and lists the tokens whose
+(previous, own, next) ids changed under their new pairs, by the listing rule (their old entries
+go stale). Counts change only around the
 occurrence: ``a x y b -> a X b`` loses ``ax``, ``xy``, ``yb`` and gains ``aX``, ``Xb``, except that
 when ``a == x`` (``b == y``) the run of x's (y's) loses one token, which changes its ``k // 2``
 count only if k was even (a walk over that run tells). A run of k x's becomes k // 2 X's (and an x

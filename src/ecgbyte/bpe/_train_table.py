@@ -1,8 +1,9 @@
 """Numba pair table, priority queue and vocabulary of the BPE trainer (see :mod:`ecgbyte.bpe._train_kernels`).
 
 - Pair table: open addressing with linear probing, key ``left << 32 | right`` (int64, ``EMPTY``
-  when unused), weighted count ``tcnt`` (int64), occurrence-list head ``thead`` and the merge that
-  last raised the pair's count ``tstamp`` (int32). Pairs are never removed (a count may drop to 0).
+  when unused), weighted count ``tcnt`` (int64), ``thead`` (int32: the first pool chunk of the pair's
+  occurrence list, ``TRACKED`` for an empty list, ``UNTRACKED`` for none) and the merge that last
+  raised the pair's count ``tstamp`` (int32). Pairs are never removed (a count may drop to 0).
   One table per partition of the corpus: the kernels take the rows of 2-D arrays.
 - Priority queue: a lazy max-heap of ``(count, key)`` in ``hcnt``/``hkey``; best = highest count,
   then lowest key (the lowest ``(left, right)``). Every pair counted at least ``min_frequency``
