@@ -178,20 +178,46 @@ def test_occurrence_lists_hold_one_entry_per_run_and_per_other_pair():
     from ecgbyte.bpe import _train_kernels as K
 
     seq = np.array([0, 0, 0, 0, 1, 0, 1, 1], np.uint8)  # runs aaaa, b, a, bb
-    nodes = np.empty((3, seq.size + 2), np.int32)
-    nodes[0] = [K.SENT, *seq, K.SENT]
-    state = trainer_mod._State(nodes, np.array([1]), np.array([1]), 2, 1)
+    sym = np.array([K.SENT, *seq, K.SENT], np.int32)
+    state = trainer_mod._State(sym, np.array([1]), np.array([1]), 2, 1)
     listed = {}
     assert state.tkey.shape[0] == 1  # one partition
     for i in np.flatnonzero(state.tkey[0] != K.EMPTY):
         key = int(state.tkey[0, i])
-        p, members = int(state.thead[0, i]), []
-        while p >= 0:
-            members.append(p - 1)  # index into seq
-            p = int(state.onext[p])
-        listed[(key >> 32, key & 0xFFFFFFFF)] = (members, int(state.tcnt[0, i]))
+        c, members = int(state.thead[0, i]), []
+        while c >= 0:  # chunks: next, fill, entries
+            fill = int(state.pool[0, c * K.CHUNK + 1])
+            members += [int(p) - 1 for p in state.pool[0, c * K.CHUNK + 2 : c * K.CHUNK + 2 + fill]]
+            c = int(state.pool[0, c * K.CHUNK])
+        listed[(key >> 32, key & 0xFFFFFFFF)] = (sorted(members), int(state.tcnt[0, i]))
     assert listed == {(0, 0): ([0], 2), (0, 1): ([3, 5], 2), (1, 0): ([4], 1), (1, 1): ([6], 1)}
-    assert [int(state.oprev[p + 1]) == K.NOLIST for p in (1, 2, 7)] == [True] * 3
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_a_small_occurrence_pool_rebuilds_and_drops_lists_yet_matches_reference(threads, monkeypatch):
+    """With a pool of a few chunks, rebuilds list only the most frequent pairs, lists of new pairs
+    are dropped when the pool runs out, and merges of unlisted pairs rebuild: same merges."""
+    from ecgbyte.bpe import _train_state
+
+    rebuilds = []
+    original = _train_state._State._rebuild
+
+    def spy(self, q, must):
+        rebuilds.append(must)
+        return original(self, q, must)
+
+    monkeypatch.setattr(_train_state._State, "_rebuild", spy)
+    rng = np.random.default_rng(11)
+    seqs = [*run_corpus(rng, 20, 200, 4), np.zeros(300, np.uint8)]
+    options = {"n_merges": 120, "min_frequency": 1, "alphabet_size": 4}
+    spec = reference.train(seqs, **options)
+    unique, weights = trainer_mod._dedupe(seqs, 4)
+    pairs, ids = trainer_mod._train_arrays(
+        unique, weights, 120, 1, None, 4, progress=False, threads=threads, parallel_min_count=1,
+        pool_fraction=0.0, min_pool=120,
+    )  # fmt: skip
+    assert pairs.tolist() == spec.pairs.tolist() and ids.tolist() == spec.ids.tolist()
+    assert sum(m is not None for m in rebuilds) >= 3  # merges that found their pair unlisted
 
 
 def test_deduplication_gives_the_same_merges():

@@ -4,8 +4,9 @@
 they must agree with is :mod:`ecgbyte.bpe.reference`. This module holds the driver-facing loop,
 :func:`train_chunk`, and gives the driver every name it needs from its parts:
 
-- :mod:`ecgbyte.bpe._train_lists`: the corpus layout (``sym``, 12 bytes per symbol with the
-  occurrence lists ``onext``/``oprev``) and the lists of the token starts where each pair occurs;
+- :mod:`ecgbyte.bpe._train_lists`: the corpus layout (``sym``, 2 bytes per symbol) and the lazy
+  lists of the token starts where each pair occurs (a pool of int32 chunks per partition, at most
+  half an entry per symbol);
 - :mod:`ecgbyte.bpe._train_table`: the pair table (open addressing, key ``left << 32 | right``,
   weighted count ``tcnt``: a run of k equal tokens counts k // 2, list head ``thead``), the
   priority queue (a lazy max-heap of ``(count, key)``: highest count, then lowest
@@ -29,10 +30,11 @@ from __future__ import annotations
 import numpy as np
 
 # the driver (ecgbyte.bpe.trainer) reads these here too
-from ecgbyte.bpe._train_lists import NOLIST, SENT, init_parts  # noqa: F401
+from ecgbyte.bpe._train_lists import CHUNK, SENT, init_parts, rebuild  # noqa: F401
 from ecgbyte.bpe._train_merge import (  # noqa: F401
     GO_ON,
     NEED_HEAP,
+    NEED_SCAN,
     NEED_TABLE,
     NEED_VBUF,
     STOP,
@@ -46,12 +48,17 @@ from ecgbyte.bpe._train_table import (  # noqa: F401
     CURKEY,
     CURNEW,
     EMPTY,
+    FREE,
     HSIZE,
     MAXLEN,
     N_STATE,
+    NCHUNK,
+    NEEDSCAN,
     NOUT,
     NTOUCH,
     PHASE,
+    TRACKED,
+    UNTRACKED,
     USED,
     VBUF,
     VSIZE,
@@ -79,7 +86,7 @@ def _touched_before(tkey, tstamp, q, key, n):
 
 @_kernel
 def train_chunk(
-    sym, onext, oprev, tkey, tcnt, thead, tstamp, touched, pst, hcnt, hkey,
+    sym, pool, tkey, tcnt, thead, tstamp, touched, pst, hcnt, hkey,
     vlen, vhash, vpow, voff, vbuf, gstart, gw, st, n_todo, min_freq, max_len, par_min, codes, out_pairs, out_ids,
 ):  # fmt: skip
     """Start up to ``n_todo`` merges (appended to ``out_pairs``/``out_ids`` at ``st[NOUT]``).
@@ -93,7 +100,8 @@ def train_chunk(
     the work to threads would cost more than it saves.
 
     Returns GO_ON (chunk done), STOP (no allowed pair reaches ``min_freq``), or NEED_TABLE /
-    NEED_HEAP / NEED_VBUF: the caller grows that array and calls again; ``st[PHASE]`` resumes the
+    NEED_HEAP / NEED_VBUF / NEED_SCAN: the caller grows that array (or rebuilds the lists of the
+    partitions with ``pst[q, NEEDSCAN]`` set) and calls again; ``st[PHASE]`` resumes the
     merge where it paused (0: pick a pair, 1: merge it in every partition, 2: queue the pairs
     whose counts changed). ``codes``: scratch, one int64 per partition.
     """
@@ -134,7 +142,7 @@ def train_chunk(
         elif st[PHASE] == 1:
             if n_parts > 1 and st[CURCNT] >= par_min:
                 merge_parts(
-                    sym, vlen, onext, oprev, tkey, tcnt, thead, tstamp, touched, pst,
+                    sym, vlen, pool, tkey, tcnt, thead, tstamp, touched, pst,
                     gstart, gw, st[CURKEY], np.int32(st[CURNEW]), codes,
                 )  # fmt: skip
                 for q in range(n_parts):
@@ -143,7 +151,7 @@ def train_chunk(
             else:
                 for q in range(n_parts):
                     code = merge_part(
-                        sym, vlen, onext, oprev, tkey[q], tcnt[q], thead[q], tstamp[q], touched[q], pst[q],
+                        sym, vlen, pool[q], tkey[q], tcnt[q], thead[q], tstamp[q], touched[q], pst[q],
                         gstart, gw, st[CURKEY], np.int32(st[CURNEW]),
                     )  # fmt: skip
                     if code != GO_ON:

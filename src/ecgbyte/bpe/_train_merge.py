@@ -5,9 +5,10 @@ and ``st`` row); :func:`merge_parts` runs it on every partition, one per thread.
 that picks the pairs is :func:`ecgbyte.bpe._train_kernels.train_chunk`; the layout and lists are
 in :mod:`ecgbyte.bpe._train_lists`, the pair table in :mod:`ecgbyte.bpe._train_table`.
 
-A merge walks its pair's list; for each occurrence (for an ``(x, x)`` pair: each maximal run,
-merged left to right) it takes the tokens whose (previous, own, next) ids change out of their
-lists, rewrites the tokens and lists them again by the listing rule. Counts change only around the
+A merge walks its pair's list, skipping stale entries; for each occurrence (for an ``(x, x)``
+pair: each maximal run, merged left to right) it rewrites the tokens and lists the tokens whose
+(previous, own, next) ids changed under their new pairs, by the listing rule (their old entries
+go stale). Counts change only around the
 occurrence: ``a x y b -> a X b`` loses ``ax``, ``xy``, ``yb`` and gains ``aX``, ``Xb``, except that
 when ``a == x`` (``b == y``) the run of x's (y's) loses one token, which changes its ``k // 2``
 count only if k was even (a walk over that run tells). A run of k x's becomes k // 2 X's (and an x
@@ -25,21 +26,31 @@ import numpy as np
 from numba import njit, prange
 
 from ecgbyte.bpe._train_lists import (
+    CHUNK,
     DEAD,
-    _delist,
     _next,
-    _prefetch_neighbours,
+    _pop,
     _prev,
     _relist,
     _weight,
 )
-from ecgbyte.bpe._train_table import ALWAYS_WINDOW, USED, _add, _inline, _kernel, _prefetch, _slot
+from ecgbyte.bpe._train_table import (
+    ALWAYS_WINDOW,
+    NEEDSCAN,
+    UNTRACKED,
+    USED,
+    _add,
+    _inline,
+    _kernel,
+    _prefetch,
+    _slot,
+)
 
-_PF_FAR, _PF_NEAR = 16, 8  # prefetch distances along an occurrence list, in occurrences
+_PF = 12  # prefetch distance along an occurrence list, in entries
 
 # train_chunk / merge_part return codes: go on / stop (no pair left) / the caller must grow an array
-# and call again
-GO_ON, STOP, NEED_TABLE, NEED_HEAP, NEED_VBUF = range(5)
+# (or, NEED_SCAN, rebuild a partition's lists) and call again
+GO_ON, STOP, NEED_TABLE, NEED_HEAP, NEED_VBUF, NEED_SCAN = range(6)
 
 
 @_inline
@@ -72,7 +83,7 @@ def _scan(sym, vlen, s, e, delta, tkey, tcnt, thead, tstamp, touched, st):
 
 
 @_inline
-def _merge_occurrence(p, x, y, new, sym, vlen, onext, oprev, tkey, tcnt, thead, tstamp, touched, st, w):
+def _merge_occurrence(p, x, y, new, sym, vlen, pool, tkey, tcnt, thead, tstamp, touched, st, w):
     """Merge the occurrence of ``(x, y)`` at token ``p`` (for x == y: the whole run around ``p``)."""
     t0 = p
     k = 2
@@ -144,14 +155,9 @@ def _merge_occurrence(p, x, y, new, sym, vlen, onext, oprev, tkey, tcnt, thead, 
                 _add(tkey, tcnt, thead, tstamp, touched, st, y, y, -w)
         elif r >= 0:
             _add(tkey, tcnt, thead, tstamp, touched, st, y, b, -w)
-    # take the tokens whose (previous, own, next) symbols change out of their occurrence lists
+    # the tokens whose (previous, own, next) symbols change are listed again below (their old
+    # entries go stale)
     relist_r = r >= 0 and (b == new or (x != y and b == y))
-    if o >= 0:
-        _delist(sym, vlen, onext, oprev, tkey, thead, o)
-    _delist(sym, vlen, onext, oprev, tkey, thead, t0)
-    _delist(sym, vlen, onext, oprev, tkey, thead, tlast)
-    if relist_r:
-        _delist(sym, vlen, onext, oprev, tkey, thead, r)
     # rewrite the tokens: (t0, t1) -> new, (t2, t3) -> new, ...
     t = t0
     last = t0
@@ -165,14 +171,14 @@ def _merge_occurrence(p, x, y, new, sym, vlen, onext, oprev, tkey, tcnt, thead, 
         t += ln
     # and put them back where the listing rule says (a run's inner tokens stay out)
     if o >= 0:
-        _relist(sym, vlen, onext, oprev, tkey, tcnt, thead, tstamp, st, o)
-    _relist(sym, vlen, onext, oprev, tkey, tcnt, thead, tstamp, st, t0)
-    _relist(sym, vlen, onext, oprev, tkey, tcnt, thead, tstamp, st, last)
+        _relist(sym, vlen, pool, tkey, tcnt, thead, tstamp, st, o)
+    _relist(sym, vlen, pool, tkey, tcnt, thead, tstamp, st, t0)
+    _relist(sym, vlen, pool, tkey, tcnt, thead, tstamp, st, last)
     if k % 2 == 1:
         last = t  # the x left over
-        _relist(sym, vlen, onext, oprev, tkey, tcnt, thead, tstamp, st, last)
+        _relist(sym, vlen, pool, tkey, tcnt, thead, tstamp, st, last)
     if relist_r:
-        _relist(sym, vlen, onext, oprev, tkey, tcnt, thead, tstamp, st, r)
+        _relist(sym, vlen, pool, tkey, tcnt, thead, tstamp, st, r)
     if generic:
         if r < 0:
             e = last
@@ -190,63 +196,54 @@ def _merge_occurrence(p, x, y, new, sym, vlen, onext, oprev, tkey, tcnt, thead, 
 
 
 @_inline
-def _merge_part(sym, vlen, onext, oprev, tkey, tcnt, thead, tstamp, touched, st, gstart, gw, key, new):
+def _merge_part(sym, vlen, pool, tkey, tcnt, thead, tstamp, touched, st, gstart, gw, key, new):
     """Merge every occurrence of pair ``key`` into token ``new`` in one partition (its own table,
-    lists and ``st`` row). Returns GO_ON, or NEED_TABLE (grow, call again: it resumes, since each
-    merged occurrence leaves the list)."""
+    lists and ``st`` row). Returns GO_ON; NEED_TABLE (grow, call again: it resumes, since each
+    occurrence leaves the list when it is taken); or NEED_SCAN (``st[NEEDSCAN]`` set): the pair is
+    untracked here, the driver rebuilds this partition's lists and calls again."""
     x = np.int32(key >> 32)
     y = np.int32(key & 0xFFFFFFFF)
     pi = _slot(tkey, key)
-    if tkey[pi] != key:
+    if tkey[pi] != key or tcnt[pi] == 0:
         return GO_ON  # the pair does not occur in this partition
-    # Two pointers run ahead along the list (which changes only at its head during the walk) and
-    # prefetch what the occurrences there will touch: the corpus around them (_PF_FAR ahead),
-    # then the list neighbours of the tokens left and right of them.
-    far = thead[pi]
-    near = far
-    for _ in range(_PF_FAR):
-        if far >= 0:
-            far = onext[far]
-    for _ in range(_PF_NEAR):
-        if near >= 0:
-            near = onext[near]
-    while thead[pi] >= 0:
-        p = thead[pi]
-        if far >= 0:
-            _prefetch(sym, far)
-            _prefetch(onext, far)
-            _prefetch(oprev, far)
-            far = onext[far]
-        if near >= 0:
-            _prefetch_neighbours(onext, oprev, _prev(sym, near))
-            _prefetch_neighbours(onext, oprev, near + vlen[x])
-            near = onext[near]
+    if thead[pi] == UNTRACKED:
+        st[NEEDSCAN] = 1
+        return NEED_SCAN
+    lx = vlen[x]
+    while True:
         # an occurrence (a whole run for x == y) creates at most 4 new pairs: (a, X), (X, X),
         # (X, x) and (x, b) or (X, b), with a, b its neighbours
         if 2 * (st[USED] + 8) > tkey.shape[0]:
             return NEED_TABLE
+        h = thead[pi]
+        if h >= 0:  # prefetch the corpus at an entry further down the chunk
+            f = pool[h * CHUNK + 1]
+            if f > _PF:
+                _prefetch(sym, pool[h * CHUNK + 1 + f - _PF])
+        p = _pop(pool, st, thead, pi)
+        if p < 0:
+            break
+        if sym[p] != x or sym[p + lx] != y:
+            continue  # stale: the tokens there changed since p was listed
         w = _weight(gstart, gw, p)
-        _merge_occurrence(p, x, y, new, sym, vlen, onext, oprev, tkey, tcnt, thead, tstamp, touched, st, w)
+        _merge_occurrence(p, x, y, new, sym, vlen, pool, tkey, tcnt, thead, tstamp, touched, st, w)
     return GO_ON
 
 
 @_kernel
-def merge_part(sym, vlen, onext, oprev, tkey, tcnt, thead, tstamp, touched, st, gstart, gw, key, new):
+def merge_part(sym, vlen, pool, tkey, tcnt, thead, tstamp, touched, st, gstart, gw, key, new):
     """:func:`_merge_part` as a function of its own, called per partition (compiled once)."""
-    return _merge_part(sym, vlen, onext, oprev, tkey, tcnt, thead, tstamp, touched, st, gstart, gw, key, new)
+    return _merge_part(sym, vlen, pool, tkey, tcnt, thead, tstamp, touched, st, gstart, gw, key, new)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def merge_parts(
-    sym, vlen, onext, oprev, tkey, tcnt, thead, tstamp, touched, pst, gstart, gw, key, new, codes
-):
+def merge_parts(sym, vlen, pool, tkey, tcnt, thead, tstamp, touched, pst, gstart, gw, key, new, codes):
     """:func:`merge_part` on every partition, one per thread (numba's thread pool); codes per partition."""
     for q in prange(tkey.shape[0]):
         codes[q] = merge_part(
             sym,
             vlen,
-            onext,
-            oprev,
+            pool[q],
             tkey[q],
             tcnt[q],
             thead[q],

@@ -1,8 +1,9 @@
 """Numba pair table, priority queue and vocabulary of the BPE trainer (see :mod:`ecgbyte.bpe._train_kernels`).
 
 - Pair table: open addressing with linear probing, key ``left << 32 | right`` (int64, ``EMPTY``
-  when unused), weighted count ``tcnt`` (int64), occurrence-list head ``thead`` and the merge that
-  last raised the pair's count ``tstamp`` (int32). Pairs are never removed (a count may drop to 0).
+  when unused), weighted count ``tcnt`` (int64), ``thead`` (int32: the first pool chunk of the pair's
+  occurrence list, ``TRACKED`` for an empty list, ``UNTRACKED`` for none) and the merge that last
+  raised the pair's count ``tstamp`` (int32). Pairs are never removed (a count may drop to 0).
   One table per partition of the corpus: the kernels take the rows of 2-D arrays.
 - Priority queue: a lazy max-heap of ``(count, key)`` in ``hcnt``/``hkey``; best = highest count,
   then lowest key (the lowest ``(left, right)``). Every pair counted at least ``min_frequency``
@@ -29,7 +30,12 @@ _HBASE = 1000003  # polynomial hash base of token strings
 
 # st (int64 scalars shared by the kernels and the Python driver)
 USED, NTOUCH, NOUT, HSIZE, VSIZE, VBUF, PHASE, CURKEY, CURNEW, MAXLEN, ALWAYS_WINDOW, CURCNT = range(12)
-N_STATE = 12
+# per-partition occurrence pool (``ecgbyte.bpe._train_lists``): free chunk list, chunks handed out,
+# set when a merge found its pair untracked in the partition (the driver rebuilds its lists)
+FREE, NCHUNK, NEEDSCAN = 12, 13, 14
+N_STATE = 15
+UNTRACKED = -1  # ``thead`` of a pair whose occurrences are not listed (a rebuild lists them)
+TRACKED = -2  # ``thead`` of a listed pair with no chunk yet (else the index of its first chunk)
 
 # The hot kernels run without numba's reference counting (``_nrt=False``): with it, every array
 # passed to a helper costs atomic increments in the inner loops (30x slower here). They therefore
@@ -81,7 +87,7 @@ def _get(tkey, tcnt, thead, tstamp, st, a, b):
     if tkey[i] == EMPTY:
         tkey[i] = key
         tcnt[i] = 0
-        thead[i] = -1
+        thead[i] = TRACKED  # a new pair occurs nowhere else yet: its (empty) list is complete
         tstamp[i] = -1
         st[USED] += 1
     return i

@@ -209,11 +209,11 @@ def train_distributed(
     comm.allreduce(np.zeros(1, np.int64))
     if comm.rank != 0:
         _compile(D)
-    sym, links, gstart, gw, starts = T._layout(seqs, weights, alphabet_size + n_merges, max_token_length)
+    sym, gstart, gw, starts = T._layout(seqs, weights, alphabet_size + n_merges, max_token_length)
     n_parts = max(1, min(threads, len(starts)))
     with _INIT_LOCK:
         state = T._State(
-            (sym, links[0], links[1]), gstart, gw, alphabet_size, n_merges,
+            sym, gstart, gw, alphabet_size, n_merges,
             bounds=T._partition_bounds(starts, sym.shape[0], n_parts),
         )  # fmt: skip
     max_len = T._INT32_MAX if max_token_length is None else max_token_length
@@ -323,24 +323,28 @@ class _Stepper:
         s.out_ids[n] = new
         s.pst[:, K.NTOUCH] = 0
         s.pst[:, K.NOUT] = n
+        st[K.CURKEY] = key
         while True:  # a partition that must grow its table resumes where it stopped
             if s.n_parts > 1 and cnt >= T.PARALLEL_MIN_COUNT:  # one partition per thread
                 K.merge_parts(
-                    s.sym, s.vlen, s.onext, s.oprev, s.tkey, s.tcnt, s.thead, s.tstamp, s.touched,
+                    s.sym, s.vlen, s.pool, s.tkey, s.tcnt, s.thead, s.tstamp, s.touched,
                     s.pst, s.gstart, s.gw, np.int64(key), np.int32(new), s.codes,
                 )  # fmt: skip
                 codes = s.codes.tolist()
             else:
                 codes = [
                     K.merge_part(
-                        s.sym, s.vlen, s.onext, s.oprev, s.tkey[q], s.tcnt[q], s.thead[q], s.tstamp[q],
+                        s.sym, s.vlen, s.pool[q], s.tkey[q], s.tcnt[q], s.thead[q], s.tstamp[q],
                         s.touched[q], s.pst[q], s.gstart, s.gw, np.int64(key), np.int32(new),
                     )
                     for q in range(s.n_parts)
                 ]  # fmt: skip
-            if K.NEED_TABLE not in codes:
+            if K.NEED_SCAN in codes:  # the pair is untracked in a partition: list it there
+                s.rescan()
+            elif K.NEED_TABLE in codes:
+                s.grow_table()
+            else:
                 break
-            s.grow_table()
         grown = np.empty(max(1, int(s.pst[:, K.NTOUCH].sum())), np.int64)
         m = D.grown_keys(s.tkey, s.tstamp, s.touched, s.pst, np.int64(key), grown)
         self.queue(grown[:m])

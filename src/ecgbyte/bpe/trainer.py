@@ -4,9 +4,10 @@
 (the tests compare them on random corpora), but incrementally: each merge touches only its own
 occurrences and their neighbouring runs, never the whole corpus (the original ECG-Byte recounts
 every pair after every merge). The data structures are described in
-:mod:`ecgbyte.bpe._train_kernels` and the modules it lists: 10 bytes per corpus symbol (the layout
-in int16 while every id and token length fits, :func:`_sym_dtype`; else 12), plus the pair tables
-and queue (``benchmarks/scale_bench.py`` measures the peak from 10^8 to 10^9 symbols).
+:mod:`ecgbyte.bpe._train_kernels` and the modules it lists: at most 4 bytes per corpus symbol (the
+layout in int16 while every id and token length fits, :func:`_sym_dtype`, else int32; and lazy
+occurrence lists of at most half an int32 per symbol, :mod:`ecgbyte.bpe._train_lists`), plus the
+pair tables and queue (``benchmarks/scale_bench.py`` measures the peak from 10^8 to 10^9 symbols).
 
 Merges with many occurrences run on several threads, one per partition of the corpus (see the
 kernels' module); the result does not depend on the number of threads.
@@ -21,12 +22,12 @@ import contextvars
 import functools
 import hashlib
 import itertools
-import mmap
 import os
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from ecgbyte.bpe._train_state import _alloc, _grown, _State
 from ecgbyte.bpe.merges import Merges, default_alphabet
 from ecgbyte.errors import ConfigError, TokenizerError
 
@@ -184,10 +185,13 @@ def _train_arrays(
     threads: int = 1,
     parallel_min_count: int | None = None,
     sym_dtype: type | None = None,
+    pool_fraction: float | None = None,
+    min_pool: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Lay out the corpus, run the kernels, return ``(pairs [n, 2], ids [n])`` int32.
 
     ``sym_dtype`` forces the layout's integer type (tests); by default :func:`_sym_dtype` picks it.
+    ``pool_fraction``/``min_pool`` size the occurrence pool (tests: a small pool forces rebuilds).
     """
     from ecgbyte.bpe import _train_kernels as K
 
@@ -195,9 +199,7 @@ def _train_arrays(
     empty = (np.zeros((0, 2), np.int32), np.zeros(0, np.int32))
     if not seqs or n_merges == 0:
         return empty
-    sym, links, gstart, gw, starts = _layout(
-        seqs, weights, alphabet_size + n_merges, max_token_length, sym_dtype
-    )
+    sym, gstart, gw, starts = _layout(seqs, weights, alphabet_size + n_merges, max_token_length, sym_dtype)
     total = sym.shape[0]
     n_parts = min(threads, len(starts))
     if parallel_min_count is None:
@@ -210,13 +212,15 @@ def _train_arrays(
     bar = None
     try:
         state = _State(
-            (sym, links[0], links[1]),
+            sym,
             gstart,
             gw,
             alphabet_size,
             n_merges,
             bounds=_partition_bounds(starts, total, n_parts),
             always_window=always_window,
+            pool_fraction=pool_fraction,
+            min_pool=min_pool,
         )
         max_len = _INT32_MAX if max_token_length is None else max_token_length
         state.init_heap(max_len, min_frequency)
@@ -254,6 +258,8 @@ def _train_arrays(
                 state.rebuild_heap(max_len, min_frequency)
             elif code == K.NEED_VBUF:
                 state.vbuf = _grown(state.vbuf, 2 * state.vbuf.shape[0])
+            elif code == K.NEED_SCAN:
+                state.rescan()
     finally:
         if bar is not None:
             bar.close()
@@ -268,12 +274,12 @@ def _layout(
     n_ids: int,
     max_token_length: int | None,
     sym_dtype: type | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The corpus laid out for the kernels: ``(sym, links [2, N], gstart, gw, starts)``.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The corpus laid out for the kernels: ``(sym, gstart, gw, starts)``.
 
     ``sym`` holds ``S seq S seq ... S`` (``S = SENT``), sequences of equal weight side by side (so a
     position's weight is one binary search away: groups start at ``gstart`` with weight ``gw``);
-    ``links`` (uninitialised) are the occurrence lists; ``starts`` the sentinel before each sequence.
+    ``starts`` the sentinel before each sequence.
     """
     from ecgbyte.bpe import _train_kernels as K
 
@@ -283,7 +289,6 @@ def _layout(
         raise ConfigError(f"the corpus holds {total} symbols, more than 2**31 - 1; train on a sample")
     longest = max((len(s) for s in seqs), default=1)
     sym = _alloc((total,), sym_dtype or _sym_dtype(n_ids, longest, max_token_length))
-    links = _alloc((2, total), np.int32)  # next/previous occurrence of each position's pair
     sym[0] = K.SENT
     gstart: list[int] = []
     gw: list[int] = []
@@ -300,7 +305,7 @@ def _layout(
         pos += n + 1
     if not gw:  # no sequence (a process of a distributed run may hold none)
         gstart, gw = [1], [1]
-    return sym, links, np.asarray(gstart, np.int64), np.asarray(gw, np.int64), starts
+    return sym, np.asarray(gstart, np.int64), np.asarray(gw, np.int64), starts
 
 
 def _sym_dtype(n_ids: int, longest_sequence: int, max_token_length: int | None) -> type:
@@ -369,127 +374,6 @@ def _compile_all() -> None:
     one = np.ones(1, np.int64)
     for sym in (np.zeros(1, np.int16), ints):  # both layout types (see _sym_dtype)
         K.merge_part(
-            sym, ints, ints, ints, keys, table[1], ints, ints, ints, st, one, one, np.int64(0), np.int32(0)
+            sym, ints, ints, keys, table[1], ints, ints, ints, st, one, one, np.int64(0), np.int32(0)
         )  # fmt: skip (an empty table: returns at once)
-
-
-def _alloc(shape: tuple[int, ...], dtype: type) -> np.ndarray:
-    """An uninitialised array; a large one on transparent huge pages where the OS offers them.
-
-    Huge pages cut the page faults of the first touch and the TLB misses of the kernels' scattered
-    accesses (the occurrence lists jump across the corpus).
-    """
-    nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
-    advice = getattr(mmap, "MADV_HUGEPAGE", None)
-    if nbytes < 1 << 22 or advice is None:
-        return np.empty(shape, dtype)
-    buf = mmap.mmap(-1, nbytes)
-    try:
-        buf.madvise(advice)
-    except OSError:
-        pass  # no THP here: ordinary pages
-    return np.frombuffer(buf, dtype).reshape(shape)
-
-
-def _grown(a: np.ndarray, size: int) -> np.ndarray:
-    out = np.zeros(size, a.dtype)
-    out[: a.shape[0]] = a
-    return out
-
-
-class _State:
-    """The kernels' arrays; allocated and grown here, since the kernels never allocate.
-
-    The pair table is one table per partition of the corpus (rows of ``tkey``, ``tcnt``,
-    ``thead``, ``tstamp``, ``touched``, all with the same number of slots, and of the
-    per-partition scalars ``pst``); the queue, vocabulary and ``st`` are shared.
-    """
-
-    def __init__(
-        self,
-        nodes: np.ndarray,
-        gstart: np.ndarray,
-        gw: np.ndarray,
-        alphabet_size: int,
-        n_merges: int,
-        *,
-        bounds: Sequence[tuple[int, int]] | None = None,
-        always_window: bool = False,
-    ):
-        from ecgbyte.bpe import _train_kernels as K
-
-        self.K = K
-        self.nodes, self.gstart, self.gw = nodes, gstart, gw
-        sym, self.onext, self.oprev = nodes
-        self.sym = sym
-        bounds = list(bounds) if bounds is not None else [(0, sym.shape[0] - 1)]
-        self.n_parts = len(bounds)
-        self.codes = np.zeros(self.n_parts, np.int64)
-        self.st = np.zeros(K.N_STATE, np.int64)
-        self.st[K.NOUT] = -1
-        self.pst = np.zeros((self.n_parts, K.N_STATE), np.int64)
-        self.pst[:, K.NOUT] = -1
-        self.pst[:, K.ALWAYS_WINDOW] = always_window  # recount windows of runs (the rare path), for tests
-        cap = 64
-        while cap < 4 * alphabet_size * alphabet_size:
-            cap *= 2
-        self._new_table(cap)
-        dense = (self.n_parts, alphabet_size * alphabet_size)
-        K.init_parts(
-            sym, self.onext, self.oprev, self.tkey, self.tcnt, self.thead, self.tstamp, self.pst, gstart,
-            gw, alphabet_size, np.asarray(bounds, np.int64).reshape(-1, 2),
-            np.empty(dense, np.int64), np.empty(dense, np.int32), np.empty(dense, np.int32),
-        )  # fmt: skip
-        nv = alphabet_size + n_merges
-        self.vlen = np.zeros(nv, np.int32)
-        self.vlen[:alphabet_size] = 1
-        self.vhash = np.zeros(nv, np.uint64)
-        self.vhash[:alphabet_size] = np.arange(1, alphabet_size + 1, dtype=np.uint64)
-        self.vpow = np.zeros(nv, np.uint64)
-        self.vpow[:alphabet_size] = K._HBASE
-        self.voff = np.zeros(nv, np.int64)
-        self.voff[:alphabet_size] = np.arange(alphabet_size)
-        self.vbuf = np.zeros(4 * nv + 64, np.int32)
-        self.vbuf[:alphabet_size] = np.arange(alphabet_size)
-        self.st[K.VSIZE] = alphabet_size
-        self.st[K.VBUF] = alphabet_size
-        self.st[K.MAXLEN] = 1
-        self.out_pairs = np.zeros((n_merges, 2), np.int32)
-        self.out_ids = np.zeros(n_merges, np.int32)
-
-    def _new_table(self, cap: int) -> None:
-        K, shape = self.K, (self.n_parts, cap)
-        self.tkey = np.full(shape, K.EMPTY, np.int64)
-        self.tcnt = np.zeros(shape, np.int64)
-        self.thead = np.full(shape, -1, np.int32)
-        self.tstamp = np.full(shape, -1, np.int32)
-        self.touched = np.zeros(shape, np.int32)
-
-    def grow_table(self) -> None:
-        old = (self.tkey, self.tcnt, self.thead, self.touched)
-        self._new_table(2 * self.tkey.shape[1])
-        for q in range(self.n_parts):
-            self.K.rehash(*(a[q] for a in old), self.tkey[q], self.tcnt[q], self.thead[q],
-                          self.tstamp[q], self.touched[q], self.pst[q])  # fmt: skip
-
-    def init_heap(self, max_len: int, min_count: int = 1) -> None:
-        size = 2 * int(self.pst[:, self.K.USED].sum()) + 64
-        self.hcnt = np.zeros(size, np.int64)
-        self.hkey = np.zeros(size, np.int64)
-        self.K.init_heap(self.tkey, self.tcnt, self.vlen, max_len, min_count, self.hcnt, self.hkey, self.st)
-
-    def rebuild_heap(self, max_len: int, min_count: int = 1) -> None:
-        """Drop the stale entries: queue every pair again with its current count (and grow)."""
-        K = self.K
-        size = max(self.hcnt.shape[0], 2 * int(self.pst[:, K.USED].sum() + self.pst[:, K.NTOUCH].sum()) + 64)
-        if size > self.hcnt.shape[0]:
-            self.hcnt = np.zeros(size, np.int64)
-            self.hkey = np.zeros(size, np.int64)
-        K.init_heap(self.tkey, self.tcnt, self.vlen, max_len, min_count, self.hcnt, self.hkey, self.st)
-
-    def kernel_args(self) -> tuple[np.ndarray, ...]:
-        return (
-            self.sym, self.onext, self.oprev, self.tkey, self.tcnt, self.thead, self.tstamp,
-            self.touched, self.pst, self.hcnt, self.hkey, self.vlen, self.vhash, self.vpow, self.voff,
-            self.vbuf, self.gstart, self.gw, self.st,
-        )  # fmt: skip
+        K.rebuild(sym, ints, ints, keys, table[1], ints, st, 0, 0, 1)

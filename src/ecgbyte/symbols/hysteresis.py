@@ -27,7 +27,7 @@ import numpy as np
 from numba import njit
 
 from ecgbyte.ecg import Ecg
-from ecgbyte.errors import ConfigError, TokenizerError
+from ecgbyte.errors import ConfigError
 from ecgbyte.symbols.quantizer import Quantizer
 
 FORMAT = "ecgbyte.hysteresis_quantizer"
@@ -119,27 +119,7 @@ class HysteresisQuantizer(Quantizer):
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, where: str = "<dict>") -> HysteresisQuantizer:
         """Inverse of :meth:`to_dict`; a damaged or newer-format dict raises TokenizerError."""
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise TokenizerError(f'{where}: not a hysteresis quantizer (expected "format": "{FORMAT}")')
-        version = data.get("format_version")
-        if not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
-            raise TokenizerError(
-                f"{where}: quantizer format_version {version!r} is not supported (this ecgbyte reads "
-                f"1..{FORMAT_VERSION}); upgrade ecgbyte"
-            )
-        try:
-            return cls(
-                data["p1"],
-                data["p99"],
-                n_symbols=data.get("n_symbols", 26),
-                margin=data.get("margin", 0.5),
-                percentiles=tuple(data.get("percentiles", (1.0, 99.0))),
-                hysteresis=data["hysteresis"],
-            )
-        except KeyError as exc:
-            raise TokenizerError(f"{where}: quantizer is missing the key {exc.args[0]!r}") from None
-        except (ConfigError, TypeError, ValueError) as exc:
-            raise TokenizerError(f"{where}: invalid quantizer: {exc}") from None
+        return cls._from_dict(data, where, FORMAT, FORMAT_VERSION, "a hysteresis quantizer", "hysteresis")
 
 
 __all__ = ["DEFAULT_HYSTERESIS", "FORMAT", "HysteresisQuantizer"]

@@ -295,13 +295,19 @@ class Quantizer:
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, where: str = "<dict>") -> Quantizer:
         """Inverse of :meth:`to_dict`; a damaged or newer-format dict raises TokenizerError."""
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise TokenizerError(f'{where}: not an ecgbyte quantizer (expected "format": "{FORMAT}")')
+        return cls._from_dict(data, where, FORMAT, FORMAT_VERSION, "an ecgbyte quantizer")
+
+    @classmethod
+    def _from_dict(cls, data: Any, where: str, fmt: str, max_version: int, what: str, *extra: str) -> Any:
+        """``cls`` from a dict of format ``fmt`` (versions 1..``max_version``): the uniform
+        quantizer's fields plus the required keys ``extra`` (a subclass's own fields)."""
+        if not isinstance(data, dict) or data.get("format") != fmt:
+            raise TokenizerError(f'{where}: not {what} (expected "format": "{fmt}")')
         version = data.get("format_version")
-        if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
+        if not isinstance(version, int) or not 1 <= version <= max_version:
             raise TokenizerError(
                 f"{where}: quantizer format_version {version!r} is not supported (this ecgbyte reads "
-                f"1..{FORMAT_VERSION}); upgrade ecgbyte"
+                f"1..{max_version}); upgrade ecgbyte"
             )
         try:
             return cls(
@@ -310,6 +316,7 @@ class Quantizer:
                 n_symbols=data.get("n_symbols", 26),
                 margin=data.get("margin", 0.5),
                 percentiles=tuple(data.get("percentiles", (1.0, 99.0))),
+                **{key: data[key] for key in extra},
             )
         except KeyError as exc:
             raise TokenizerError(f"{where}: quantizer is missing the key {exc.args[0]!r}") from None
