@@ -335,9 +335,10 @@ def test_kill9_at_random_steps_then_resume_gives_the_uninterrupted_weights(
     k1 = rng.randint(1, 5)
     left = _kill_at([*args, "--out", str(run)], run, k1, rng)
     assert left >= k1 - 1  # at most one interval (one step here) lost
-    k2 = rng.randint(left + 2, 10)
-    left2 = _kill_at([*args, "--out", str(run), "--resume"], run, k2, rng)
-    assert left2 >= k2 - 1
+    if left <= 8:  # a loaded machine can run past k1 before the kill lands: then one kill only
+        k2 = rng.randint(left + 2, 10)
+        left2 = _kill_at([*args, "--out", str(run), "--resume"], run, k2, rng)
+        assert left2 >= k2 - 1
     assert main([*args, "--out", str(run), "--resume"]) == 0
     _assert_same(_tensors(run), _tensors(ref))
     assert (run / "checkpoints" / "step-0000012" / "weights" / "model.safetensors").read_bytes() == (
