@@ -157,3 +157,17 @@ def test_time_tokens_is_checked_and_round_trips(tmp_path) -> None:
     save_encoder(ResNet1d(cfg), cfg, tmp_path)
     assert load_encoder(tmp_path)[1].time_tokens == 3
     assert EncoderConfig.from_dict({"fs": 50.0}).time_tokens == 1  # configs written before the field
+
+
+def test_soft_tokenizer_hash_of_default_time_tokens_is_unchanged() -> None:
+    """Runs saved before ``time_tokens`` existed check their encoder's hash on load: with the old
+    default (1) the hash is the one computed before the field (f70287afd168c612 at commit 93b6e4b);
+    another value changes it."""
+    from ecgbyte.elm.two_stage import SoftTokenizer
+
+    torch.manual_seed(0)
+    c = EncoderConfig(fs=50.0, leads=("II",), widths=(8,), strides=(1,))
+    enc = ResNet1d(c)
+    assert SoftTokenizer(enc, c, k=3).hash() == "f70287afd168c612"
+    c3 = EncoderConfig(fs=50.0, leads=("II",), widths=(8,), strides=(1,), time_tokens=3)
+    assert SoftTokenizer(enc, c3, k=3).hash() != "f70287afd168c612"

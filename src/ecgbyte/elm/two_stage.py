@@ -89,7 +89,10 @@ class SoftTokenizer(EcgTokenizer):
     def hash(self) -> str:
         """SHA-256 (16 hex) of the weights, the encoder config and ``k``."""
         if self._hash is None:
-            h = hashlib.sha256(json.dumps({"k": self.k, **self.config.to_dict()}, sort_keys=True).encode())
+            d = {"k": self.k, **self.config.to_dict()}
+            if d.get("time_tokens") == 1:  # the old default: runs saved before the field keep their hash
+                d.pop("time_tokens")
+            h = hashlib.sha256(json.dumps(d, sort_keys=True).encode())
             for name, t in sorted(self.encoder.state_dict().items()):
                 h.update(name.encode())
                 h.update(t.detach().cpu().numpy().tobytes())
