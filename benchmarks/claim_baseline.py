@@ -44,6 +44,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--projector", default="linear", choices=("linear", "mlp"))
     ap.add_argument("--soft-tokens", type=int, default=8)
+    ap.add_argument(
+        "--enc-time-tokens",
+        type=int,
+        default=0,
+        help="time windows of the contrastive ECG embedding in stage 1 (0: --soft-tokens; 1: mean over time)",
+    )
+    ap.add_argument("--name", default="claim_baseline", help="output file name (without .json)")
     ap.add_argument("--out", default=str(HERE / "results"))
     ap.add_argument("--evidence", default=None)
     args = ap.parse_args(argv)
@@ -53,7 +60,13 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    setup = Setup(leads=("II", "V1"), max_length=768, projector=args.projector, soft_tokens=args.soft_tokens)
+    setup = Setup(
+        leads=("II", "V1"),
+        max_length=768,
+        projector=args.projector,
+        soft_tokens=args.soft_tokens,
+        enc_time_tokens=args.enc_time_tokens,
+    )
     data = load_data(args.n_ecgs, setup)
     chance = majority_share(data["test_qa"])
     work = Path(tempfile.mkdtemp(prefix="claim_baseline_"))
@@ -90,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     for d in [args.out, args.evidence]:
         if d:
             Path(d).mkdir(parents=True, exist_ok=True)
-            write_json(Path(d) / "claim_baseline.json", out)
+            write_json(Path(d) / f"{args.name}.json", out)
     return 0
 
 

@@ -37,6 +37,7 @@ class Setup:
     soft_tokens: int = 8
     projector: str = "linear"  # two-stage: "linear" (the paper) or "mlp"
     enc_epochs: float = 30.0
+    enc_time_tokens: int = 0  # two-stage: time windows of the contrastive ECG embedding (0: soft_tokens)
     model: str = "tiny"  # the LLM: "tiny" (random, full fine-tuning) or a local folder (LoRA)
     max_length: int = 2048
     report_max_new_tokens: int = 128
@@ -113,6 +114,7 @@ def stage1(
         epochs=setup.enc_epochs,
         duration_s=setup.seconds,
         seed=seed,
+        time_tokens=setup.enc_time_tokens or setup.soft_tokens,
     )
     steps = int(tok.info["steps"])
     return tok, {"wall_s": time.perf_counter() - t, "steps": steps, "tokens": samples * setup.enc_epochs}

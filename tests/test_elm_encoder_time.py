@@ -7,6 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from ecgbyte.ecg import Ecg  # noqa: E402
 from ecgbyte.elm.encoder import EncoderConfig, ResNet1d, encode_features, pretrain_encoder  # noqa: E402
 from ecgbyte.elm.two_stage import pretrain_stage1  # noqa: E402
 from ecgbyte.signal.synth import synthesize  # noqa: E402
@@ -109,3 +110,64 @@ def test_projector_normalizes_features_and_old_checkpoints_load_without_the_norm
     model = attach_projector(_Llm(), tmp_path)
     assert isinstance(model.projector, torch.nn.Linear)
     torch.testing.assert_close(model.projector(f), old(f))
+
+
+def _early_late(n: int) -> tuple[list, list[str]]:
+    """``n`` one-lead ECGs: an 8 Hz burst at 1.2-4.0 s ("early") or at 6.0-8.8 s ("late"), zero elsewhere.
+
+    The two kinds are the same signal shifted by 240 samples (a multiple of the encoder stride),
+    far from both ends, so their features differ only in where along time they lie.
+    """
+    t = np.arange(140) / 50.0
+    burst = np.sin(2 * np.pi * 8 * t).astype(np.float32)
+    ecgs, texts = [], []
+    for i in range(n):
+        sig = np.zeros((1, 500), np.float32)
+        start = 300 if i % 2 else 60
+        sig[0, start : start + 140] = burst
+        ecgs.append(Ecg(signal=sig, fs=50.0, leads=("II",), record_id=f"b{i}"))
+        texts.append("burst late" if i % 2 else "burst early")
+    return ecgs, texts
+
+
+def test_contrastive_embedding_reads_time_windows() -> None:
+    """Reports that say *when* something happens ("AF from 4 s") can only be matched by an ECG
+    embedding that keeps time. Batch of 16: 8 "early" and 8 "late" texts, so the CLIP loss is
+    log 16 = 2.77 when the ECG side cannot tell the two apart and log 8 = 2.08 when it can.
+    The mean over time (time_tokens=1, MERL) cannot; stage 1 reads the k soft-token windows and can."""
+    ecgs, texts = _early_late(16)
+    kw = dict(
+        fs=50.0, leads=("II",), texts=texts, max_steps=40, widths=(8, 16), strides=(1, 2), batch_size=16
+    )
+    tok = pretrain_stage1(ecgs, k=4, **kw)
+    assert tok.config.time_tokens == 4
+    assert tok.info["losses"][-1] < np.log(8) + 0.05
+    mean = pretrain_stage1(ecgs, k=4, time_tokens=1, **kw)
+    assert mean.config.time_tokens == 1
+    assert mean.info["losses"][-1] > np.log(16) - 0.05
+
+
+def test_time_tokens_is_checked_and_round_trips(tmp_path) -> None:
+    from ecgbyte.elm.encoder import load_encoder, save_encoder
+    from ecgbyte.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="time_tokens"):
+        _cfg(time_tokens=0)
+    cfg = _cfg(time_tokens=3)
+    save_encoder(ResNet1d(cfg), cfg, tmp_path)
+    assert load_encoder(tmp_path)[1].time_tokens == 3
+    assert EncoderConfig.from_dict({"fs": 50.0}).time_tokens == 1  # configs written before the field
+
+
+def test_soft_tokenizer_hash_of_default_time_tokens_is_unchanged() -> None:
+    """Runs saved before ``time_tokens`` existed check their encoder's hash on load: with the old
+    default (1) the hash is the one computed before the field (f70287afd168c612 at commit 93b6e4b);
+    another value changes it."""
+    from ecgbyte.elm.two_stage import SoftTokenizer
+
+    torch.manual_seed(0)
+    c = EncoderConfig(fs=50.0, leads=("II",), widths=(8,), strides=(1,))
+    enc = ResNet1d(c)
+    assert SoftTokenizer(enc, c, k=3).hash() == "f70287afd168c612"
+    c3 = EncoderConfig(fs=50.0, leads=("II",), widths=(8,), strides=(1,), time_tokens=3)
+    assert SoftTokenizer(enc, c3, k=3).hash() != "f70287afd168c612"

@@ -63,6 +63,7 @@ class EncoderConfig:
     text_buckets: int = 4096  # contrastive: hashed word vocabulary of the text encoder
     embed_dim: int = 64  # contrastive: joint embedding size
     temperature: float = 0.07  # contrastive: initial softmax temperature (learned)
+    time_tokens: int = 1  # contrastive: ECG embedding from this many time windows (1: the mean over time)
     epochs: float = 5.0  # pretraining passes over the ECGs
     batch_size: int = 32
     lr: float = 1e-3  # AdamW, cosine to 10% after 5% warmup
@@ -89,6 +90,8 @@ class EncoderConfig:
             raise ConfigError(
                 f"duration_s * fs = {self.n_samples} samples < the encoder stride {self.stride}"
             )
+        if self.time_tokens < 1:
+            raise ConfigError(f"EncoderConfig.time_tokens must be >= 1, got {self.time_tokens!r}")
         if not (self.epochs > 0 and self.lr > 0 and self.scale_mv > 0):
             raise ConfigError("EncoderConfig epochs, lr and scale_mv must be > 0")
 
@@ -294,7 +297,11 @@ def pretrain_encoder(
     rng = np.random.default_rng(config.seed)
     enc = ResNet1d(config)
     head: nn.Module = _MaskedHead(config) if objective == "masked" else _TextEncoder(config)
-    ecg_proj = nn.Linear(config.feature_dim, config.embed_dim) if objective == "contrastive" else None
+    ecg_proj = (
+        nn.Linear(config.time_tokens * config.feature_dim, config.embed_dim)
+        if objective == "contrastive"
+        else None
+    )
     log_t = nn.Parameter(torch.tensor(math.log(1 / config.temperature), device=dev))
     enc.to(dev)
     head.to(dev)
@@ -330,7 +337,7 @@ def pretrain_encoder(
             mm = m.expand_as(x)
             loss = F.mse_loss(recon[mm], x[mm])
         else:
-            z_e = F.normalize(ecg_proj(enc(x).mean(dim=-1)), dim=-1)
+            z_e = F.normalize(ecg_proj(enc.tokens(x, config.time_tokens).flatten(1)), dim=-1)
             z_t = F.normalize(head([texts[i] for i in idx]), dim=-1)
             logits = log_t.exp().clamp(max=100) * z_e @ z_t.T
             target = torch.arange(len(idx), device=dev)

@@ -89,7 +89,10 @@ class SoftTokenizer(EcgTokenizer):
     def hash(self) -> str:
         """SHA-256 (16 hex) of the weights, the encoder config and ``k``."""
         if self._hash is None:
-            h = hashlib.sha256(json.dumps({"k": self.k, **self.config.to_dict()}, sort_keys=True).encode())
+            d = {"k": self.k, **self.config.to_dict()}
+            if d.get("time_tokens") == 1:  # the old default: runs saved before the field keep their hash
+                d.pop("time_tokens")
+            h = hashlib.sha256(json.dumps(d, sort_keys=True).encode())
             for name, t in sorted(self.encoder.state_dict().items()):
                 h.update(name.encode())
                 h.update(t.detach().cpu().numpy().tobytes())
@@ -202,10 +205,14 @@ def pretrain_stage1(
     ``PreprocessConfig`` of the tokenizer path (so both systems see the same signal);
     ``texts``: reports for the contrastive objective (default: :func:`report_texts`).
     ``info["wall_s"]`` (seconds) is stage 1's wall time, saved as ``pretrain.json``.
+    The contrastive ECG embedding reads the same ``k`` time windows the LLM gets (``time_tokens=k``
+    unless overridden; 1 = MERL's mean over time, which cannot tell "sinus, then AF from 4 s" from
+    AF throughout: measured in ``benchmarks/evidence/claim_bench/README.md``).
     """
     from ecgbyte.data.items import load_ecg
 
     recs = [load_ecg(e) for e in ecgs]
+    encoder_overrides.setdefault("time_tokens", int(k))  # the contrastive embedding reads the k windows
     cfg = EncoderConfig(
         fs=float(fs),
         leads=tuple(leads),
