@@ -47,8 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--enc-time-tokens",
         type=int,
-        default=0,
-        help="time windows of the contrastive ECG embedding in stage 1 (0: --soft-tokens; 1: mean over time)",
+        default=1,
+        help="time windows of the contrastive ECG embedding in stage 1 (1: mean over time, the default; "
+        "0: --soft-tokens)",
     )
     ap.add_argument("--name", default="claim_baseline", help="output file name (without .json)")
     ap.add_argument("--out", default=str(HERE / "results"))

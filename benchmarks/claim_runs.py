@@ -37,7 +37,9 @@ class Setup:
     soft_tokens: int = 8
     projector: str = "linear"  # two-stage: "linear" (the paper) or "mlp"
     enc_epochs: float = 30.0
-    enc_time_tokens: int = 0  # two-stage: time windows of the contrastive ECG embedding (0: soft_tokens)
+    enc_time_tokens: int = (
+        1  # two-stage: time windows of the contrastive ECG embedding (1: the mean; 0: soft_tokens)
+    )
     model: str = "tiny"  # the LLM: "tiny" (random, full fine-tuning) or a local folder (LoRA)
     max_length: int = 2048
     report_max_new_tokens: int = 128

@@ -205,14 +205,14 @@ def pretrain_stage1(
     ``PreprocessConfig`` of the tokenizer path (so both systems see the same signal);
     ``texts``: reports for the contrastive objective (default: :func:`report_texts`).
     ``info["wall_s"]`` (seconds) is stage 1's wall time, saved as ``pretrain.json``.
-    The contrastive ECG embedding reads the same ``k`` time windows the LLM gets (``time_tokens=k``
-    unless overridden; 1 = MERL's mean over time, which cannot tell "sinus, then AF from 4 s" from
-    AF throughout: measured in ``benchmarks/evidence/claim_bench/README.md``).
+    The contrastive ECG embedding is MERL's mean over time by default (``time_tokens=1``), which
+    cannot tell "sinus, then AF from 4 s" from AF throughout; ``time_tokens=k`` makes it read the
+    ``k`` windows the LLM gets (not the default: its gain was within seed noise, measured in
+    ``benchmarks/evidence/claim_bench/README.md``).
     """
     from ecgbyte.data.items import load_ecg
 
     recs = [load_ecg(e) for e in ecgs]
-    encoder_overrides.setdefault("time_tokens", int(k))  # the contrastive embedding reads the k windows
     cfg = EncoderConfig(
         fs=float(fs),
         leads=tuple(leads),
