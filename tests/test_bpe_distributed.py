@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from ecgbyte.bpe import reference, train
 from ecgbyte.bpe.distributed import ThreadComm, partitioned, train_distributed
+from strategies import bpe_corpora
 
 MAX_EXAMPLES = int(os.environ.get("ECGBYTE_MAX_EXAMPLES", "50"))
 
@@ -45,27 +46,8 @@ def run_ranks(shares: list[list], **options) -> list:
     return out
 
 
-@st.composite
-def corpora(draw):
-    alphabet_size = draw(st.integers(1, 4))
-    seq = st.lists(st.integers(0, alphabet_size - 1), min_size=0, max_size=40)
-    runs = st.lists(st.tuples(st.integers(0, alphabet_size - 1), st.integers(1, 7)), max_size=12).map(
-        lambda rs: [s for s, k in rs for _ in range(k)]
-    )
-    seqs = draw(st.lists(st.one_of(seq, runs), min_size=0, max_size=8))
-    if seqs and draw(st.booleans()):  # identical leads, landing on the same or different ranks
-        seqs = seqs + draw(st.lists(st.sampled_from(seqs), max_size=4))
-    options = {
-        "n_merges": draw(st.integers(0, 40)),
-        "min_frequency": draw(st.integers(1, 3)),
-        "max_token_length": draw(st.one_of(st.none(), st.integers(1, 9))),
-        "alphabet_size": alphabet_size,
-    }
-    return seqs, options
-
-
 @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(corpora(), st.integers(1, 3), st.integers(1, 2))
+@given(bpe_corpora(max_seqs=8), st.integers(1, 3), st.integers(1, 2))
 def test_ranks_together_learn_the_reference_merges(case, world, threads):
     seqs, options = case
     shares = [seqs[r::world] for r in range(world)]  # a rank may hold nothing

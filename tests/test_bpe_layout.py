@@ -12,31 +12,20 @@ from hypothesis import strategies as st
 
 from ecgbyte.bpe import reference, train
 from ecgbyte.bpe import trainer as trainer_mod
+from strategies import bpe_corpora
 
 MAX_EXAMPLES = int(os.environ.get("ECGBYTE_MAX_EXAMPLES", "50"))
 
 
-@st.composite
-def corpora(draw):
-    alphabet_size = draw(st.integers(1, 5))
-    seq = st.lists(st.integers(0, alphabet_size - 1), min_size=0, max_size=60)
-    runs = st.lists(st.tuples(st.integers(0, alphabet_size - 1), st.integers(1, 9)), max_size=14).map(
-        lambda rs: [s for s, k in rs for _ in range(k)]
-    )
-    seqs = draw(st.lists(st.one_of(seq, runs), min_size=0, max_size=7))
-    if seqs and draw(st.booleans()):
-        seqs = seqs + draw(st.lists(st.sampled_from(seqs), max_size=4))
-    options = {
-        "n_merges": draw(st.integers(0, 50)),
-        "min_frequency": draw(st.integers(1, 3)),
-        "max_token_length": draw(st.one_of(st.none(), st.integers(1, 12))),
-        "alphabet_size": alphabet_size,
-    }
-    return seqs, options
-
-
 @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(corpora(), st.sampled_from([np.int16, np.int32]), st.integers(1, 3), st.booleans())
+@given(
+    bpe_corpora(
+        max_alphabet=5, max_length=60, max_run=9, max_runs=14, max_seqs=7, max_merges=50, max_token_length=12
+    ),
+    st.sampled_from([np.int16, np.int32]),
+    st.integers(1, 3),
+    st.booleans(),
+)
 def test_both_layout_types_give_the_reference_merges(case, dtype, threads, always_window):
     seqs, options = case
     unique, weights = trainer_mod._dedupe(seqs, options["alphabet_size"])

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from ecgbyte.bpe import Merges, reference, train
 from ecgbyte.bpe import trainer as trainer_mod
 from ecgbyte.errors import ConfigError, TokenizerError
+from strategies import bpe_corpora
 
 MAX_EXAMPLES = int(os.environ.get("ECGBYTE_MAX_EXAMPLES", "50"))
 
@@ -28,27 +29,8 @@ def run_corpus(rng: np.random.Generator, n_seqs: int, length: int, alphabet_size
     return out
 
 
-@st.composite
-def corpora(draw):
-    alphabet_size = draw(st.integers(1, 4))
-    seq = st.lists(st.integers(0, alphabet_size - 1), min_size=0, max_size=40)
-    runs = st.lists(st.tuples(st.integers(0, alphabet_size - 1), st.integers(1, 7)), max_size=12).map(
-        lambda rs: [s for s, k in rs for _ in range(k)]
-    )
-    seqs = draw(st.lists(st.one_of(seq, runs), min_size=0, max_size=6))
-    if seqs and draw(st.booleans()):  # identical leads: deduplicated by the compiled trainer
-        seqs = seqs + draw(st.lists(st.sampled_from(seqs), max_size=4))
-    options = {
-        "n_merges": draw(st.integers(0, 40)),
-        "min_frequency": draw(st.integers(1, 3)),
-        "max_token_length": draw(st.one_of(st.none(), st.integers(1, 9))),
-        "alphabet_size": alphabet_size,
-    }
-    return seqs, options
-
-
 @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(corpora())
+@given(bpe_corpora())
 def test_compiled_trainer_matches_reference(case):
     seqs, options = case
     fast = train([np.asarray(s, dtype=np.int64) for s in seqs], **options)
@@ -59,7 +41,7 @@ def test_compiled_trainer_matches_reference(case):
 
 
 @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(corpora())
+@given(bpe_corpora())
 def test_window_recount_path_matches_reference(case):
     """The path taken when a merge reuses an existing string's id, forced on every merge."""
     seqs, options = case
@@ -72,7 +54,7 @@ def test_window_recount_path_matches_reference(case):
 
 
 @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(corpora(), st.integers(2, 5), st.booleans())
+@given(bpe_corpora(), st.integers(2, 5), st.booleans())
 def test_partitions_on_threads_give_the_reference_merges(case, threads, always_window):
     """The corpus cut into 2..5 partitions, every merge run one partition per thread (and, half
     the time, through the window recount path): the same merges as the spec."""
