@@ -264,3 +264,26 @@ def load_weights(
         resize_for_ecg(base, layout, init=config.new_rows_init, seed=config.seed)
         model = PeftModel.from_pretrained(base, str(d), is_trainable=is_trainable)
     return model
+
+
+def answer_loss(model: Any, batch: dict[str, Any]) -> Any:
+    """Mean next-token cross-entropy over the labelled positions, with logits computed only there.
+
+    The same value as ``model(**batch).loss`` (the causal-LM loss of HF: targets shifted by one,
+    ``IGNORE_INDEX`` skipped, mean over the rest), but the LM head runs on the positions whose next
+    token is labelled (the answers), not on the whole ECG prompt: with a 1,024-token context and a
+    few answer tokens per example that is most of the head's work and of its logits' memory. A
+    model that ignores ``logits_to_keep`` returns every position's logits; those are sliced instead.
+    """
+    import torch.nn.functional as F
+
+    from ecgbyte.data.sequences import IGNORE_INDEX
+
+    labels = batch["labels"]
+    keep = (labels[:, 1:] != IGNORE_INDEX).any(0).nonzero().squeeze(1)  # positions predicting a label
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    logits = model(**inputs, logits_to_keep=keep).logits
+    if logits.shape[1] != keep.numel():
+        logits = logits[:, keep]
+    target = labels[:, keep + 1]
+    return F.cross_entropy(logits.float().flatten(0, 1), target.flatten(), ignore_index=IGNORE_INDEX)

@@ -232,7 +232,7 @@ def train(
             batch = {k: v.to(acc.device, non_blocking=True) for k, v in cpu_batch.items()}
             sync = nullcontext() if micro == cfg.grad_accum - 1 else acc.no_sync(model)
             with sync, acc.autocast():
-                loss = model(**batch).loss / cfg.grad_accum
+                loss = M.answer_loss(model, batch) / cfg.grad_accum
                 acc.backward(loss)
             step_loss += loss.detach()  # a device tensor: read back only when logged
         if cfg.grad_clip > 0:
