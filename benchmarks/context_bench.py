@@ -241,7 +241,12 @@ def markdown(report: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def plot(report: Mapping[str, Any], path: Path) -> None:
+def plot(
+    report: Mapping[str, Any],
+    path: Path,
+    *,
+    title: str = f"Same tiny model, {CONTEXT}-token context: late = evidence past 3 s",
+) -> None:
     """Bars: accuracy of each arm on the late / early / each-type groups, with intervals."""
     import matplotlib
 
@@ -269,7 +274,7 @@ def plot(report: Mapping[str, Any], path: Path) -> None:
     ax.set_xticks(x, groups, rotation=30, ha="right")
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, 100)
-    ax.set_title(f"Same tiny model, {CONTEXT}-token context: late = evidence past 3 s")
+    ax.set_title(title)
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -417,6 +422,21 @@ def tokens_per_ecg(tok: Any, ecgs: Sequence[Any], seconds: float | None) -> tupl
     return whole, prompt
 
 
+def item_rows(items: Sequence[Any]) -> list[dict[str, Any]]:
+    """The saved description of the test items (what :func:`groups_of` reads back)."""
+    return [
+        {
+            "item_id": it.item_id,
+            "patient_id": it.patient_id,
+            "question_type": it.meta["question_type"],
+            "answer": it.answer,
+            "evidence_after_s": it.meta["evidence_after_s"],
+            "late": it.meta["late_evidence"],
+        }
+        for it in items
+    ]
+
+
 def reanalyse(path: Path) -> int:
     """Recompute the analysis, Markdown and plot of a saved report (e.g. after a change of groups)."""
     import json
@@ -537,17 +557,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "n_test_items": len(test),
         "n_test_patients": len({it.patient_id for it in test}),
         "n_train_items": len(splits["train"]),
-        "test_items": [
-            {
-                "item_id": it.item_id,
-                "patient_id": it.patient_id,
-                "question_type": it.meta["question_type"],
-                "answer": it.answer,
-                "evidence_after_s": it.meta["evidence_after_s"],
-                "late": it.meta["late_evidence"],
-            }
-            for it in test
-        ],
+        "test_items": item_rows(test),
         "runs": runs,
         "arms": arms_summary,
         "analysis": analysis,
