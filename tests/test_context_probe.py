@@ -11,8 +11,8 @@ import pytest
 pytest.importorskip("torch")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-import context_probe as cp  # noqa: E402
-from ecgbyte.ecg_tokenizer import EncodedEcg  # noqa: E402
+import context_probe as cp
+from ecgbyte.ecg_tokenizer import EncodedEcg
 
 
 class _Cache:
