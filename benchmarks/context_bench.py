@@ -153,7 +153,9 @@ def analyse(
             d = _interval(point, boots[target][g] - boots[arm][g], n_patients)
             d["text"] = f"{100 * d['mean']:+.1f} [{100 * d['low']:+.1f}, {100 * d['high']:+.1f}]"
             diff[key][g] = d
-    return {"accuracy": acc, "difference": diff, "verdict": verdict(diff, target)}
+    # the orders of arms and groups, which a JSON round trip (sorted keys) does not keep
+    order = {"arms": list(correct), "groups": list(groups)}
+    return {"accuracy": acc, "difference": diff, "verdict": verdict(diff, target), **order}
 
 
 def verdict(
@@ -195,11 +197,33 @@ def majority_by_parent(rows: Sequence[Mapping[str, Any]], parents: Sequence[str]
     return dict(zip(parents, answers))
 
 
+def order(a: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """The arms and groups of an :func:`analyse` result in their analysed order (older results: as stored)."""
+    return a.get("arms") or list(a["accuracy"]), a.get("groups") or list(next(iter(a["accuracy"].values())))
+
+
+def accuracy_tables(a: Mapping[str, Any]) -> list[str]:
+    """Markdown lines of an :func:`analyse` result: accuracy per group and arm, then the differences."""
+    arms, groups = order(a)
+    lines = [
+        "| group | n | " + " | ".join(ARMS[x]["label"] for x in arms) + " |",
+        "|---|---|" + "---|" * len(arms),
+    ]
+    for g in groups:
+        n = a["accuracy"][arms[0]][g]["n_items"]
+        lines.append(f"| {g} | {n} | " + " | ".join(a["accuracy"][x][g]["text"] for x in arms) + " |")
+    diffs = [k for x in arms for k in a["difference"] if k.endswith(f" - {x}")]
+    lines += ["", "Differences (points), 95% interval:", "", "| group | " + " | ".join(diffs) + " |",
+              "|---|" + "---|" * len(diffs)]  # fmt: skip
+    for g in groups:
+        lines.append(f"| {g} | " + " | ".join(a["difference"][k][g]["text"] for k in diffs) + " |")
+    return lines
+
+
 def markdown(report: Mapping[str, Any]) -> str:
     """The Markdown table of a report (accuracy per group and arm, differences, tokens, time)."""
     a = report["analysis"]
-    arms = list(a["accuracy"])
-    groups = list(next(iter(a["accuracy"].values())))
+    arms, _ = order(a)
     lines = [
         f"## How much ECG does the model see? ({report['plan']}, {CONTEXT}-token context)",
         "",
@@ -209,17 +233,7 @@ def markdown(report: Mapping[str, Any]) -> str:
         f"seeds {list(report['seeds'])} with a 95% bootstrap interval (patients and seeds); `late` = evidence "
         "past the first 3 s.",
         "",
-        "| group | n | " + " | ".join(ARMS[x]["label"] for x in arms) + " |",
-        "|---|---|" + "---|" * len(arms),
-    ]
-    for g in groups:
-        n = a["accuracy"][arms[0]][g]["n_items"]
-        lines.append(f"| {g} | {n} | " + " | ".join(a["accuracy"][x][g]["text"] for x in arms) + " |")
-    lines += ["", "Differences (points), 95% interval:", "", "| group | " + " | ".join(a["difference"]) + " |",
-              "|---|" + "---|" * len(a["difference"])]  # fmt: skip
-    for g in groups:
-        lines.append(f"| {g} | " + " | ".join(d[g]["text"] for d in a["difference"].values()) + " |")
-    lines += [
+        *accuracy_tables(a),
         "",
         "| arm | ECG tokens per record (mean, p95) | ECG tokens in the prompt (mean) | seconds per lead seen | "
         "tokenizer s | train s (CPU s) | eval s (CPU s) |",
@@ -254,8 +268,8 @@ def plot(
     import matplotlib.pyplot as plt
 
     acc = report["analysis"]["accuracy"]
-    arms = list(acc)
-    groups = [g for g in next(iter(acc.values())) if "/" not in g]
+    arms, groups = order(report["analysis"])
+    groups = [g for g in groups if "/" not in g]
     x = np.arange(len(groups))
     width = 0.8 / len(arms)
     fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(groups)), 3.6))

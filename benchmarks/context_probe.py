@@ -122,8 +122,6 @@ def probe_arm(arm: str, tok: Any, splits: Mapping[str, list]) -> np.ndarray:
 
 def markdown(report: Mapping[str, Any]) -> str:
     a = report["analysis"]
-    arms = list(a["accuracy"])
-    groups = list(next(iter(a["accuracy"].values())))
     lines = [
         f"## Is the finding in the context? Bag-of-tokens probe ({report['n_ecgs']} ECGs, {cb.CONTEXT}-token context)",
         "",
@@ -133,16 +131,8 @@ def markdown(report: Mapping[str, Any]) -> str:
         f"questions ({report['n_test_patients']} patients), mean over tokenizer seeds {report['seeds']} with a 95% "
         "bootstrap interval (patients and seeds); `late` = evidence past the first 3 s.",
         "",
-        "| group | n | " + " | ".join(cb.ARMS[x]["label"] for x in arms) + " |",
-        "|---|---|" + "---|" * len(arms),
+        *cb.accuracy_tables(a),
     ]
-    for g in groups:
-        n = a["accuracy"][arms[0]][g]["n_items"]
-        lines.append(f"| {g} | {n} | " + " | ".join(a["accuracy"][x][g]["text"] for x in arms) + " |")
-    lines += ["", "Differences (points), 95% interval:", "", "| group | " + " | ".join(a["difference"]) + " |",
-              "|---|" + "---|" * len(a["difference"])]  # fmt: skip
-    for g in groups:
-        lines.append(f"| {g} | " + " | ".join(d[g]["text"] for d in a["difference"].values()) + " |")
     lines += [
         "",
         f"Command: `{report['command']}`; {report['machine']}; {report['total_s'] / 60:.1f} min.",
