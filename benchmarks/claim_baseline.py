@@ -16,7 +16,6 @@ Writes ``benchmarks/results/claim_baseline.json`` (and ``--evidence DIR``).
 from __future__ import annotations
 
 import argparse
-import collections
 import sys
 import tempfile
 import time
@@ -24,17 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from claim_runs import Setup, load_data, run
+from claim_runs import Setup, load_data, majority_share, run
 
 HERE = Path(__file__).resolve().parent
-
-
-def majority_share(items: list) -> dict[str, float]:
-    """Per question type: the share (%) of its most frequent answer."""
-    by: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
-    for it in items:
-        by[it.meta["question_type"]][it.answer] += 1
-    return {t: 100 * max(c.values()) / sum(c.values()) for t, c in sorted(by.items())}
 
 
 def main(argv: list[str] | None = None) -> int:

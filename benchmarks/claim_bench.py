@@ -43,7 +43,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from claim_runs import Setup, load_data, run
+from claim_runs import Setup, load_data, majority_share, run
 
 HERE = Path(__file__).resolve().parent
 FRACTIONS = (0.10, 0.25, 0.48, 1.0)
@@ -152,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         "question_types": data["question_types"],
         "fractions": list(fractions),
         "n_test_items": n_test,
+        "majority_class": majority_share(data["test_qa"]),  # % per type: answering without the ECG
         "n_test_reports": len(data["test_report"]),
         "n_train_qa": len(data["train_qa"]),
         "runs": runs,

@@ -51,6 +51,11 @@ def per_type_table(results: dict[str, Any]) -> str:
             v = [r["final"]["nlg"].get(m) for r in rows]
             cells.append("n/a" if any(x is None for x in v) else f"{np.mean(v):.3f}")
         lines.append(f"| {NAMES[s]} | " + " | ".join(cells) + " |")
+    if "majority_class" in results:  # the share of each type's most frequent test answer
+        cells = [
+            f"{results['majority_class'][t]:.1f}" if t in results["majority_class"] else "n/a" for t in types
+        ]
+        lines.append("| majority class (no ECG) | " + " | ".join(cells) + " | | | |")
     return "\n".join(lines)
 
 

@@ -11,6 +11,7 @@ format of :mod:`ecgbyte.eval.claim`. Costs are counted in three units, stage 1 i
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import shutil
 import time
@@ -46,6 +47,14 @@ class Setup:
 
 
 # ---------------------------------------------------------------------------- data
+def majority_share(items: list) -> dict[str, float]:
+    """Per question type: the share (%) of its most frequent answer (what ignoring the ECG scores)."""
+    by: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    for it in items:
+        by[it.meta["question_type"]][it.answer] += 1
+    return {t: 100 * max(c.values()) / sum(c.values()) for t, c in sorted(by.items())}
+
+
 def load_data(n_ecgs: int, setup: Setup, seed: int = 0) -> dict[str, Any]:
     """Synthetic QA (every question type) + the report task, split by patient; the shared preprocessing.
 
