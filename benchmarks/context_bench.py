@@ -67,6 +67,7 @@ PLANS: dict[str, dict[str, Any]] = {
     "scale": dict(n_ecgs=3000, steps=6000, batch_size=16, seeds=(0, 1, 2), threads=None),
 }
 CONTEXT = 1024
+PROMPT_BUDGET = CONTEXT - 40  # ECG tokens a prompt holds: markers, question and answer take ~40
 VERY_LATE_S = 6.0
 RECORD_SECONDS = 10.0
 N_BOOT = 2000
@@ -417,23 +418,24 @@ def _runs(todo: Sequence[tuple[int, str]], plan: Mapping[str, Any], *, workers: 
             yield f.result()
 
 
-def tokens_per_ecg(tok: Any, ecgs: Sequence[Any], seconds: float | None) -> tuple[list[int], list[int]]:
-    """ECG tokens of each record (encoded, whole) and of what one prompt holds after the context cut."""
+def prompt_ids(enc: Any, seconds: float | None = None) -> list[np.ndarray]:
+    """Per lead, the ECG token ids of ``enc`` (an ``EncodedEcg``) that one prompt holds after the context
+    cut (``seconds``: only the tokens starting in the first ``seconds``, one segment's)."""
     from ecgbyte.data.sequences import TruncationPolicy, _water_fill
 
-    whole = [int(tok.encode(e).ids.size) for e in ecgs]
-    prompt = []
-    for e in ecgs:
-        enc = tok.encode_ecg(e)
-        per_lead, _, _ = TruncationPolicy().select(enc)
-        if seconds:  # one segment's tokens: those starting in the first ``seconds``
-            starts = [
-                enc.start_s[enc.lead_offsets[i] : enc.lead_offsets[i + 1]] for i in range(len(per_lead))
-            ]
-            per_lead = [ids[s < seconds] for ids, s in zip(per_lead, starts)]
-        budget = CONTEXT - 40  # markers, question and the answer reserve (about 40 tokens)
-        prompt.append(int(sum(x.size for x in _water_fill(per_lead, budget))))
-    return whole, prompt
+    per_lead, _, _ = TruncationPolicy().select(enc)
+    if seconds:
+        starts = [enc.start_s[enc.lead_offsets[i] : enc.lead_offsets[i + 1]] for i in range(len(per_lead))]
+        per_lead = [ids[s < seconds] for ids, s in zip(per_lead, starts)]
+    return _water_fill(per_lead, PROMPT_BUDGET)
+
+
+def tokens_per_ecg(tok: Any, ecgs: Sequence[Any], seconds: float | None) -> tuple[list[int], list[int]]:
+    """ECG tokens of each record (encoded, whole) and of what one prompt holds after the context cut."""
+    encs = [tok.encode_ecg(e) for e in ecgs]
+    return [int(enc.ids.size) for enc in encs], [
+        int(sum(x.size for x in prompt_ids(enc, seconds))) for enc in encs
+    ]
 
 
 def item_rows(items: Sequence[Any]) -> list[dict[str, Any]]:

@@ -6,8 +6,8 @@ late findings (one ectopic beat, AF that starts mid-strip), in any arm. This scr
 question underneath, independent of how far the LLM has trained: **do the ECG tokens that reach
 the model carry the answer?** For each arm it takes exactly the ECG tokens one prompt holds (the
 arm's tokenizer, the same encoding cache and context cut as training: ``EncodedCache`` then
-``TruncationPolicy`` and the per-lead water-fill to ``1024 - 40`` tokens; 2 s segments encoded
-one by one), turns them into a bag of tokens (``log1p`` of each token id's count), and fits one
+:func:`context_bench.prompt_ids`, ``TruncationPolicy`` and the per-lead water-fill to ``1024 - 40``
+tokens; 2 s segments encoded one by one), turns them into a bag of tokens (``log1p`` of each token id's count), and fits one
 L2-regularised multinomial logistic regression per question type on the training items, then
 scores the test items (segments: the majority answer over an item's five segments, as
 ``ecgbyte evaluate --segments majority`` scores the LLM). The same data, split, tokenizer seeds and
@@ -42,15 +42,10 @@ sys.path.insert(0, str(HERE))
 
 import context_bench as cb  # noqa: E402
 
-BUDGET = cb.CONTEXT - 40  # markers, question and answer reserve: as tokens_per_ecg counts them
-
 
 def visible_ids(cache: Any, ecg: Any) -> np.ndarray:
     """The ECG token ids one prompt holds for ``ecg`` (an ``Ecg`` or an ``EcgSegment``)."""
-    from ecgbyte.data.sequences import TruncationPolicy, _water_fill
-
-    per_lead, _, _ = TruncationPolicy().select(cache.get(ecg))
-    kept = _water_fill(per_lead, BUDGET)
+    kept = cb.prompt_ids(cache.get(ecg))
     return np.concatenate(kept) if kept else np.zeros(0, np.int64)
 
 

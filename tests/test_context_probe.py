@@ -37,7 +37,7 @@ def test_visible_ids_are_what_fits_the_context():
     assert cp.visible_ids(_Cache(_enc([200, 200, 200])), None).size == 600
     # 12 leads of 250 (3,000 tokens): the water-fill keeps the first 82 of each lead (984 // 12)
     kept = cp.visible_ids(_Cache(_enc([250] * 12)), None)
-    assert kept.size == 12 * 82 and cp.BUDGET == 984
+    assert kept.size == 12 * 82 and cp.cb.PROMPT_BUDGET == 984
     assert np.array_equal(np.bincount(kept), np.full(12, 82))
     # a short lead keeps all its tokens; the others share the rest
     kept = cp.visible_ids(_Cache(_enc([10, 2000, 2000])), None)
