@@ -377,9 +377,12 @@ def run_arm(
     }
 
 
-def _job(seed: int, arm: str, plan: Mapping[str, Any], tok_cache: dict | None = None) -> dict[str, Any]:
-    """One (seed, arm) run from scratch: data, the arm's tokenizer (trained on the training ECGs of
-    ``seed``; reused from ``tok_cache`` when given), token counts, training and scoring."""
+def _job(
+    seed: int, arm: str, plan: Mapping[str, Any], tok_cache: dict | None = None, splits: Mapping | None = None
+) -> dict[str, Any]:
+    """One (seed, arm) run: data (``splits``, else made again: a spawned worker), the arm's tokenizer
+    (trained on the training ECGs of ``seed``; reused from ``tok_cache`` when given), token counts,
+    training and scoring."""
     import torch
 
     from ecgbyte.data.items import unique_ecgs
@@ -387,7 +390,7 @@ def _job(seed: int, arm: str, plan: Mapping[str, Any], tok_cache: dict | None = 
 
     if plan["threads"]:
         torch.set_num_threads(plan["threads"])
-    splits = make_data(plan["n_ecgs"])
+    splits = splits if splits is not None else make_data(plan["n_ecgs"])
     preset = ARMS[arm]["preset"]
     cache = {} if tok_cache is None else tok_cache
     if (preset, seed) not in cache:
@@ -401,13 +404,14 @@ def _job(seed: int, arm: str, plan: Mapping[str, Any], tok_cache: dict | None = 
     return {**run, "tokens_whole": whole, "tokens_prompt": prompt, "tokenizer_s": tok_s}
 
 
-def _runs(todo: Sequence[tuple[int, str]], plan: Mapping[str, Any], *, workers: int):
+def _runs(todo: Sequence[tuple[int, str]], plan: Mapping[str, Any], splits: Mapping, *, workers: int):
     """Yield the finished runs of ``todo``: in this process one after the other (``workers`` 1), or
-    in ``workers`` spawned processes (each with ``plan["threads"]`` threads) as they finish."""
+    in ``workers`` spawned processes (each with ``plan["threads"]`` threads; each makes the data again
+    rather than receive it pickled) as they finish."""
     if workers <= 1:
         cache: dict = {}
         for seed, arm in todo:
-            yield _job(seed, arm, plan, cache)
+            yield _job(seed, arm, plan, cache, splits)
         return
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -536,7 +540,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     todo = [(seed, arm) for seed in plan["seeds"] for arm in args.arms if (arm, seed) not in done]
     bar = tqdm(total=len(todo), desc="context_bench", unit="run")
     args.out.mkdir(parents=True, exist_ok=True)
-    for run in _runs(todo, plan, workers=args.workers or (1 if args.scale else min(2, os.cpu_count() or 1))):
+    for run in _runs(
+        todo, plan, splits, workers=args.workers or (1 if args.scale else min(2, os.cpu_count() or 1))
+    ):
         runs.append(run)
         write_json(partial, {"plan_settings": settings, "runs": runs})
         bar.set_postfix_str(f"{run['arm']} seed {run['seed']} done")
