@@ -9,6 +9,7 @@ Usage::
 
     .venv/bin/python benchmarks/claim_baseline.py                  # 300 ECGs, seed 0 (a few minutes)
     .venv/bin/python benchmarks/claim_baseline.py --projector mlp --seeds 3
+    .venv/bin/python benchmarks/claim_baseline.py --n-ecgs 160 --epochs 6 --pretrain-ecgs 1000 --enc-epochs 15
 
 Writes ``benchmarks/results/claim_baseline.json`` (and ``--evidence DIR``).
 """
@@ -42,6 +43,13 @@ def main(argv: list[str] | None = None) -> int:
         help="time windows of the contrastive ECG embedding in stage 1 (1: mean over time, the default; "
         "0: --soft-tokens)",
     )
+    ap.add_argument(
+        "--pretrain-ecgs",
+        type=int,
+        default=0,
+        help="stage 1 on a separate corpus of this many ECG-report pairs (0: the LLM's training ECGs)",
+    )
+    ap.add_argument("--enc-epochs", type=float, default=30.0, help="stage-1 epochs")
     ap.add_argument("--name", default="claim_baseline", help="output file name (without .json)")
     ap.add_argument("--out", default=str(HERE / "results"))
     ap.add_argument("--evidence", default=None)
@@ -58,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         projector=args.projector,
         soft_tokens=args.soft_tokens,
         enc_time_tokens=args.enc_time_tokens,
+        pretrain_ecgs=args.pretrain_ecgs,
+        enc_epochs=args.enc_epochs,
     )
     data = load_data(args.n_ecgs, setup)
     chance = majority_share(data["test_qa"])

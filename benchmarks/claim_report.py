@@ -19,6 +19,8 @@ def setup_table(results: dict[str, Any]) -> str:
     rows = {k: [r for r in results["runs"] if r["system"] == k and r["fraction"] == 1.0] for k in SYSTEMS}
     llm = "tiny Llama (random init, full fine-tuning)" if s["model"] == "tiny" else f"{s['model']} (LoRA)"
     e2e_repr = "compact preset" if s["representation"] == "compact" else f"BPE, {s['n_merges']} merges"
+    n_corpus = s.get("pretrain_ecgs", 0)
+    corpus = f"a separate corpus of {n_corpus:,} ECG-report pairs" if n_corpus else "the LLM's training ECGs"
     lines = [
         "| | end-to-end | two-stage |",
         "|---|---|---|",
@@ -27,7 +29,9 @@ def setup_table(results: dict[str, Any]) -> str:
         f"{s['projector']} projection |",
         f"| tokens per ECG | {np.mean([r['tokens_per_ecg'] for r in rows['end_to_end']]):.0f} | "
         f"{s['soft_tokens']} |",
-        f"| stage 1 | tokenizer training | 1-D ResNet, ECG-report contrastive, {s['enc_epochs']:g} epochs |",
+        f"| stage 1 | tokenizer training on the LLM's training ECGs | 1-D ResNet, ECG-report contrastive, "
+        f"{s['enc_epochs']:g} epochs, on {corpus} |",
+        f"| ECGs learnt from at 100% data | {_ecgs(rows['end_to_end'])} | {_ecgs(rows['two_stage'])} |",
         f"| LLM | {llm} | same |",
         f"| LLM steps at 100% data | {rows['end_to_end'][0]['steps']} | {rows['two_stage'][0]['steps']} |",
         f"| stage-1 steps | {rows['end_to_end'][0]['stage1']['steps']} | {rows['two_stage'][0]['stage1']['steps']} |",
@@ -36,6 +40,10 @@ def setup_table(results: dict[str, Any]) -> str:
         "| same |",
     ]
     return "\n".join(lines)
+
+
+def _ecgs(rows: list[dict[str, Any]]) -> str:
+    return f"{rows[0]['n_ecgs']:,}" if rows and "n_ecgs" in rows[0] else "n/a"
 
 
 def per_type_table(results: dict[str, Any]) -> str:

@@ -38,6 +38,10 @@ class Setup:
     soft_tokens: int = 8
     projector: str = "linear"  # two-stage: "linear" (the paper) or "mlp"
     enc_epochs: float = 30.0
+    # two-stage: stage 1 reads a separate corpus of this many ECG-report pairs (other patients), as
+    # MERL-style encoders are pretrained on a large corpus before the LLM's task; 0: the LLM's
+    # training ECGs and their reports
+    pretrain_ecgs: int = 0
     enc_time_tokens: int = (
         1  # two-stage: time windows of the contrastive ECG embedding (1: the mean; 0: soft_tokens)
     )
@@ -59,6 +63,8 @@ def load_data(n_ecgs: int, setup: Setup, seed: int = 0) -> dict[str, Any]:
     """Synthetic QA (every question type) + the report task, split by patient; the shared preprocessing.
 
     ``texts`` maps each training ECG's record id to its report: stage 1's contrastive texts.
+    ``corpus`` / ``corpus_texts`` (``setup.pretrain_ecgs`` > 0): the two-stage system's stage-1 corpus,
+    synthesized with seed ``seed + 1000`` (other records and patients) and reported like the rest.
     """
     from ecgbyte.data.splits import split_by_patient
     from ecgbyte.data.synthetic_qa import (
@@ -82,12 +88,25 @@ def load_data(n_ecgs: int, setup: Setup, seed: int = 0) -> dict[str, Any]:
     items = build_synthetic_qa(ecgs, seed=seed, question_types=ALL_TYPES)
     splits = split_by_patient(items, fractions=(0.8, 0.0, 0.2), seed=seed)
     train_report = build_synthetic_reports(unique_ecgs(splits["train"]), seed=seed)
+    corpus: list = []
+    if setup.pretrain_ecgs:
+        c_seed = seed + 1000
+        c_raw = synthesize(
+            setup.pretrain_ecgs,
+            seed=c_seed,
+            fs=500.0,
+            duration_s=10.0,
+            config=synth_config_for(morphology=True),
+        )
+        corpus = [preprocess(e.select_leads(setup.leads), pre) for e in c_raw]
     return {
         "train_qa": splits["train"],
         "test_qa": splits["test"],
         "train_report": train_report,
         "test_report": build_synthetic_reports(unique_ecgs(splits["test"]), seed=seed + 1),
         "texts": {it.ecgs[0].record_id: it.answer for it in train_report},
+        "corpus": corpus,
+        "corpus_texts": [it.answer for it in build_synthetic_reports(corpus, seed=seed + 1000)],
         "preprocess": pre,
         "question_types": list(ALL_TYPES),
     }
@@ -95,9 +114,10 @@ def load_data(n_ecgs: int, setup: Setup, seed: int = 0) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- stage 1
 def stage1(
-    system: str, ecgs: list, setup: Setup, pre: Any, seed: int, texts: dict[str, str]
+    system: str, ecgs: list, setup: Setup, pre: Any, seed: int, texts: list[str]
 ) -> tuple[Any, dict[str, float]]:
-    """The ECG tokenizer (end to end) or the contrastively pretrained encoder (two-stage) and its cost."""
+    """The ECG tokenizer (end to end) or the contrastively pretrained encoder (two-stage; ``texts``: one
+    report per ECG) and its cost."""
     t = time.perf_counter()
     samples = len(ecgs) * len(setup.leads) * round(setup.seconds * setup.fs)
     if system == "end_to_end":
@@ -120,7 +140,7 @@ def stage1(
         leads=setup.leads,
         k=setup.soft_tokens,
         preprocess=pre,
-        texts=[texts[e.record_id] for e in ecgs],
+        texts=texts,
         objective="contrastive",
         epochs=setup.enc_epochs,
         duration_s=setup.seconds,
@@ -143,6 +163,28 @@ def train_config(system: str, setup: Setup, seed: int, epochs: float, **over: An
     if setup.model != "tiny":  # a pretrained LLM: LoRA, as in the paper
         base.update(model=setup.model, finetune="lora", lr=3e-4)
     return TrainConfig.preset("baby", **{**base, **over})
+
+
+_CORPUS_STAGE1: dict[tuple, tuple[Any, dict[str, float]]] = {}
+
+
+def stage1_for(
+    system: str, data: dict[str, Any], ecgs: list, setup: Setup, seed: int
+) -> tuple[Any, dict, int]:
+    """Stage 1 of one run: (tokenizer or encoder, its cost, the number of ECGs it read).
+
+    A two-stage encoder pretrained on the separate corpus does not depend on the data fraction: it
+    is trained once per seed in this process and reused (each run is charged its full cost)."""
+    corpus = data.get("corpus") or []
+    if system == "two_stage" and corpus:
+        key = (seed, setup, id(corpus))
+        if key not in _CORPUS_STAGE1:
+            _CORPUS_STAGE1[key] = stage1(
+                system, corpus, setup, data["preprocess"], seed, data["corpus_texts"]
+            )
+        return (*_CORPUS_STAGE1[key], len(corpus))
+    texts = [data["texts"][e.record_id] for e in ecgs] if system == "two_stage" else []
+    return (*stage1(system, ecgs, setup, data["preprocess"], seed, texts), len(ecgs))
 
 
 # ---------------------------------------------------------------------------- one run
@@ -177,7 +219,7 @@ def run(
     if fraction < 1.0:  # a patient-level subset, the same for every seed
         train_items = split_by_patient(train_items, fractions=(fraction, 0.0, 1 - fraction), seed=0)["train"]
     ecgs = unique_ecgs(train_items)
-    tok, s1 = stage1(system, ecgs, setup, data["preprocess"], seed, data["texts"])
+    tok, s1, n_stage1 = stage1_for(system, data, ecgs, setup, seed)
     cfg = train_config(system, setup, seed, epochs)
     n_total = total_steps_of(cfg, len(train_items))
     if n_total < min_steps:
@@ -218,6 +260,9 @@ def run(
         "seed": seed,
         "n_train_items": len(train_items),
         "n_train_ecgs": len(ecgs),
+        "n_stage1_ecgs": n_stage1,
+        # distinct ECGs the system learnt from: the LLM's, plus a separate stage-1 corpus
+        "n_ecgs": len(ecgs) + (n_stage1 if system == "two_stage" and data.get("corpus") else 0),
         "stage1": s1,
         "curve": curve,
         "final": {

@@ -96,6 +96,23 @@ def test_analyse_reaches_target_faster() -> None:
     json.dumps(a)  # the analysis is JSON
 
 
+def test_analyse_counts_the_ecgs_learnt_from_stage_1_corpus_included() -> None:
+    res = _results()
+    assert analyse(res)["data_ratio"] is None  # rows without n_ecgs: no count, no ratio
+    assert "learnt from" not in analyse(res)["sentence"]
+    ecgs = {("two_stage", 1.0): 1125, ("end_to_end", 1.0): 125, ("end_to_end", 0.25): 30}
+    for r in res["runs"]:
+        r["n_ecgs"] = ecgs.get((r["system"], r["fraction"]), 12)
+    res["runs"][-5]["n_ecgs"] = 33  # one 25% seed saw 3 more ECGs: the mean is (30 + 33 + 30) / 3 = 31
+    a = analyse(res)
+    assert a["ecgs"] == {"end_to_end": 125.0, "two_stage": 1125.0}
+    assert a["data_ratio"] == pytest.approx(31.0 / 1125.0)  # e2e's ECGs at its data to target (25%)
+    assert (
+        "the two-stage system learnt from 1,125 ECGs (its stage-1 corpus included), end-to-end from 125; "
+        "end-to-end reaches the target on 3% of that data." in a["sentence"]
+    )
+
+
 def test_analyse_ratio_below_one_is_reported_as_slower() -> None:
     res = _results()
     for r in res["runs"]:
@@ -123,6 +140,10 @@ def test_analyse_never_reaches_target() -> None:
     s = a["sentence"]
     assert "does not reach it at 100% data (0 of 3 seeds do" in s and "no speed ratio" in s
     assert "is none [" in s
+    for r in res["runs"]:
+        r["n_ecgs"] = 1125 if r["system"] == "two_stage" else 125
+    a = analyse(res)
+    assert a["data_ratio"] is None and "end-to-end from 125." in a["sentence"]
     # one seed that reaches it is not enough for a mean time: still no ratio, and it says 1 of 3
     res2 = copy.deepcopy(res)
     res2["runs"][3]["curve"][-1]["accuracy"] = 85.0

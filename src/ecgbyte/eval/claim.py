@@ -12,7 +12,10 @@ module turns those rows into the numbers the README quotes, with no other input:
   its LLM training: what it paid for the target quality) divided by the end-to-end system's time
   to target at 100% data. Above 1: end to end is faster; below 1: slower; reported either way;
 - **data to target** of a system: the smallest training fraction whose mean final accuracy over
-  seeds reaches the target (``None`` if none does).
+  seeds reaches the target (``None`` if none does);
+- **ECGs learnt from** (rows with ``n_ecgs``): the distinct ECGs a system used at 100% data, a
+  two-stage system's separate stage-1 corpus included; the **data ratio** is end to end's ECGs at its
+  data to target over the two-stage system's at 100% (the paper's "48% of the data").
 
 Intervals are 95% percentile bootstraps over seeds (seeds resampled with replacement, each system
 and fraction independently; a seeded generator, so the analysis is deterministic); a resample in
@@ -23,7 +26,8 @@ Row format (``results["runs"]``; the benchmark writes it, the tests build it by 
     {"system": "end_to_end" | "two_stage", "fraction": 1.0, "seed": 0,
      "stage1": {"wall_s": 12.0, "steps": 300, "tokens": 0},
      "curve": [{"step": 10, "wall_s": 3.0, "tokens": 5000, "accuracy": 61.5}, ...],
-     "final": {"accuracy": 80.0, "per_type": {"rate": 90.0, ...}, "nlg": {"bleu4": ...}}}
+     "final": {"accuracy": 80.0, "per_type": {"rate": 90.0, ...}, "nlg": {"bleu4": ...}},
+     "n_ecgs": 1125}  # optional: distinct ECGs learnt from (stage-1 corpus + the LLM's)
 
 ``curve`` is cumulative LLM-side cost (stage 1 excluded; this module adds it); its last point is
 the end of training and its accuracy equals ``final.accuracy``.
@@ -118,6 +122,14 @@ def _fractions(results: Mapping[str, Any], system: str) -> list[float]:
     return sorted({float(r["fraction"]) for r in _runs(results, system)})
 
 
+def _mean_ecgs(results: Mapping[str, Any], system: str, fraction: float | None) -> float | None:
+    """Mean ``n_ecgs`` of a system's runs at ``fraction`` (``None``: no fraction, or rows without it)."""
+    rows = [] if fraction is None else _runs(results, system, fraction)
+    if not rows or any("n_ecgs" not in r for r in rows):
+        return None
+    return float(np.mean([r["n_ecgs"] for r in rows]))
+
+
 def _data_to_target(
     results: Mapping[str, Any], system: str, target: float, rng: np.random.Generator
 ) -> dict[str, Any]:
@@ -174,6 +186,10 @@ def analyse(results: Mapping[str, Any], *, seed: int = 0) -> dict[str, Any]:
             else {"ratio": None, "low": None, "high": None}
         )
     out["data_to_target"] = {s: _data_to_target(results, s, t, rng) for s in SYSTEMS}
+    out["ecgs"] = {s: _mean_ecgs(results, s, 1.0) for s in SYSTEMS}
+    f = out["data_to_target"]["end_to_end"]["fraction"]
+    e2e_at, full = _mean_ecgs(results, "end_to_end", f), out["ecgs"]["two_stage"]
+    out["data_ratio"] = None if f is None or e2e_at is None or not full else e2e_at / full
     out["table"] = table(results, out)
     out["sentence"] = sentence(out)
     return out
@@ -254,6 +270,16 @@ def sentence(a: Mapping[str, Any]) -> str:
         f" With less data, the smallest fraction whose mean reaches the target is {_frac(d['fraction'])} "
         f"[{_frac(d['low'])}, {_frac(d['high'])}]."
     )
+    ecgs = a.get("ecgs") or {}
+    if ecgs.get("two_stage") and ecgs.get("end_to_end"):
+        data += (
+            f" At 100% data the two-stage system learnt from {ecgs['two_stage']:,.0f} ECGs (its stage-1"
+            f" corpus included), end-to-end from {ecgs['end_to_end']:,.0f}"
+        )
+        ratio = a.get("data_ratio")
+        data += (
+            "." if ratio is None else f"; end-to-end reaches the target on {100 * ratio:.0f}% of that data."
+        )
     if tt["wall_s"]["mean"] is None:
         return (
             head + f" End-to-end does not reach it at 100% data ({n_reached} of {tt['wall_s']['n']} seeds do"
