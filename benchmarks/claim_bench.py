@@ -44,7 +44,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from claim_runs import Setup, load_data, majority_share, run
+from claim_runs import Setup, load_data, majority_share, parameter_counts, run
 
 HERE = Path(__file__).resolve().parent
 FRACTIONS = (0.10, 0.25, 0.48, 1.0)
@@ -211,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         "majority_class": majority_share(data["test_qa"]),  # % per type: answering without the ECG
         "n_test_reports": len(data["test_report"]),
         "n_train_qa": len(data["train_qa"]),
+        "parameters": parameter_counts(data, setup, plan["epochs"]),
         "runs": runs,
         "missing_runs": [
             list(j) for j in jobs if j not in {(r["fraction"], r["seed"], r["system"]) for r in runs}

@@ -33,6 +33,7 @@ def setup_table(results: dict[str, Any]) -> str:
         f"{s['enc_epochs']:g} epochs, on {corpus} |",
         f"| ECGs learnt from at 100% data | {_ecgs(rows['end_to_end'])} | {_ecgs(rows['two_stage'])} |",
         f"| LLM | {llm} | same |",
+        *([_params_row(results["parameters"])] if "parameters" in results else []),
         f"| LLM steps at 100% data | {rows['end_to_end'][0]['steps']} | {rows['two_stage'][0]['steps']} |",
         f"| stage-1 steps | {rows['end_to_end'][0]['stage1']['steps']} | {rows['two_stage'][0]['stage1']['steps']} |",
         f"| seeds x fractions | {len(plan['seeds'])} x {len(results['fractions'])} | same |",
@@ -40,6 +41,17 @@ def setup_table(results: dict[str, Any]) -> str:
         "| same |",
     ]
     return "\n".join(lines)
+
+
+def _params_row(p: dict[str, dict[str, int]]) -> str:
+    def m(n: int) -> str:
+        return f"{n / 1e6:.2f} M"
+
+    e2e, ts = p["end_to_end"], p["two_stage"]
+    return (
+        f"| parameters trained (of the LLM's) | {m(e2e['trained'])} of {m(e2e['total'])} | {m(ts['trained'])} of "
+        f"{m(ts['total'])} (projector included), + a frozen {m(ts['stage1_encoder'])} encoder |"
+    )
 
 
 def _ecgs(rows: list[dict[str, Any]]) -> str:

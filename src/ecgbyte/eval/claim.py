@@ -146,35 +146,22 @@ def _data_to_target(
     return {"fraction": point, "low": _fin(lo), "high": _fin(hi), "mean_by_fraction": means}
 
 
-def analyse(results: Mapping[str, Any], *, seed: int = 0) -> dict[str, Any]:
-    """The claim's numbers, table and sentence from a results dict (pure; deterministic in ``seed``).
-
-    Returns ``{"target", "time_to_target", "full_cost", "ratio", "data_to_target", "table",
-    "sentence"}``. ``time_to_target[system][unit]`` is a :func:`seed_bootstrap` dict over that
-    system's 100%-data seeds; ``ratio[unit]`` is ``{"ratio", "low", "high"}`` (two-stage full cost
-    / end-to-end time to target; ``None`` where end to end never reaches the target).
-    """
-    for s in SYSTEMS:
-        if not _runs(results, s, 1.0):
-            raise ConfigError(f"results have no {s} runs at fraction 1.0; the claim needs both systems")
-    rng = np.random.default_rng(seed)
-    ref = _runs(results, "two_stage", 1.0)
-    target = seed_bootstrap([r["final"]["accuracy"] for r in ref], seed)
+def _towards(
+    results: Mapping[str, Any], ref: str, other: str, rng: np.random.Generator, seed: int
+) -> dict[str, Any]:
+    """The claim with ``ref``'s final mean at 100% data as the target and ``other`` chasing it."""
+    refs, others = _runs(results, ref, 1.0), _runs(results, other, 1.0)
+    target = seed_bootstrap([r["final"]["accuracy"] for r in refs], seed)
     t = float(target["mean"])
-    out: dict[str, Any] = {"target": target, "n_test_items": results.get("n_test_items")}
+    out: dict[str, Any] = {"reference": ref, "target": target}
     out["time_to_target"] = {
         s: {u: seed_bootstrap([time_to_target(r, t, u) for r in _runs(results, s, 1.0)], seed) for u in UNITS}
         for s in SYSTEMS
     }
-    out["full_cost"] = {
-        s: {u: seed_bootstrap([total_cost(r, u) for r in _runs(results, s, 1.0)], seed) for u in UNITS}
-        for s in SYSTEMS
-    }
-    e2e = _runs(results, "end_to_end", 1.0)
     out["ratio"] = {}
     for u in UNITS:
-        num = [total_cost(r, u) for r in ref]
-        den = [_inf(time_to_target(r, t, u)) for r in e2e]
+        num = [total_cost(r, u) for r in refs]
+        den = [_inf(time_to_target(r, t, u)) for r in others]
         point = float(np.mean(num)) / float(np.mean(den))
         with np.errstate(divide="ignore", invalid="ignore"):
             boot = _resampled_means(num, rng) / _resampled_means(den, rng)
@@ -187,9 +174,34 @@ def analyse(results: Mapping[str, Any], *, seed: int = 0) -> dict[str, Any]:
         )
     out["data_to_target"] = {s: _data_to_target(results, s, t, rng) for s in SYSTEMS}
     out["ecgs"] = {s: _mean_ecgs(results, s, 1.0) for s in SYSTEMS}
-    f = out["data_to_target"]["end_to_end"]["fraction"]
-    e2e_at, full = _mean_ecgs(results, "end_to_end", f), out["ecgs"]["two_stage"]
-    out["data_ratio"] = None if f is None or e2e_at is None or not full else e2e_at / full
+    f = out["data_to_target"][other]["fraction"]
+    at, full = _mean_ecgs(results, other, f), out["ecgs"][ref]
+    out["data_ratio"] = None if f is None or at is None or not full else at / full
+    return out
+
+
+def analyse(results: Mapping[str, Any], *, seed: int = 0) -> dict[str, Any]:
+    """The claim's numbers, table and sentence from a results dict (pure; deterministic in ``seed``).
+
+    Returns ``{"target", "time_to_target", "full_cost", "ratio", "data_to_target", "ecgs",
+    "data_ratio", "reverse", "table", "sentence"}``. ``time_to_target[system][unit]`` is a
+    :func:`seed_bootstrap` dict over that system's 100%-data seeds; ``ratio[unit]`` is ``{"ratio",
+    "low", "high"}`` (two-stage full cost / end-to-end time to target; ``None`` where end to end never
+    reaches the target). ``reverse`` holds the same numbers the other way round (end to end's final
+    mean as the target, the two-stage system chasing it), so a ratio is reported whichever way the
+    comparison comes out.
+    """
+    for s in SYSTEMS:
+        if not _runs(results, s, 1.0):
+            raise ConfigError(f"results have no {s} runs at fraction 1.0; the claim needs both systems")
+    rng = np.random.default_rng(seed)
+    out = _towards(results, "two_stage", "end_to_end", rng, seed)
+    out["n_test_items"] = results.get("n_test_items")
+    out["full_cost"] = {
+        s: {u: seed_bootstrap([total_cost(r, u) for r in _runs(results, s, 1.0)], seed) for u in UNITS}
+        for s in SYSTEMS
+    }
+    out["reverse"] = _towards(results, "end_to_end", "two_stage", rng, seed)
     out["table"] = table(results, out)
     out["sentence"] = sentence(out)
     return out
@@ -254,6 +266,33 @@ def _frac(x: float | None) -> str:
     return "none" if x is None else f"{100 * x:.0f}%"
 
 
+def _reverse(a: Mapping[str, Any]) -> str:
+    """The other way round: how fast, and on how much data, the two-stage system reaches end to end's
+    final accuracy (ratio: end to end's full training cost / the two-stage time to it)."""
+    rv = a.get("reverse")
+    if not rv:
+        return ""
+    tg, tt, w = rv["target"], rv["time_to_target"]["two_stage"], rv["ratio"]["wall_s"]
+    d = rv["data_to_target"]["two_stage"]
+    out = f" The other way round, end-to-end's final accuracy is {tg['mean']:.1f}% [{tg['low']:.1f}, {tg['high']:.1f}]"
+    if tt["wall_s"]["mean"] is None:
+        k = sum(v is not None for v in tt["wall_s"]["values"])
+        return (
+            out + f"; the two-stage system does not reach it on every seed ({k} of {tt['wall_s']['n']} do)."
+        )
+    out += (
+        f"; the two-stage system reaches it after {_iv(tt['wall_s'], 'wall_s')} s, "
+        f"{_iv(tt['steps'], 'steps')} optimizer steps and {_iv(tt['tokens'], 'tokens')} processed tokens "
+        f"(stage 1 included): a ratio of {_ratio(w)} in wall time ({'faster' if w['ratio'] >= 1 else 'slower'}"
+        f" than end-to-end's full training), {_ratio(rv['ratio']['steps'])} in steps and "
+        f"{_ratio(rv['ratio']['tokens'])} in tokens; it needs {_frac(d['fraction'])} "
+        f"[{_frac(d['low'])}, {_frac(d['high'])}] of the LLM's data"
+    )
+    if rv.get("data_ratio") is not None:
+        out += f", {rv['data_ratio']:.1f}x end-to-end's ECGs with its stage-1 corpus"
+    return out + "."
+
+
 def sentence(a: Mapping[str, Any]) -> str:
     """The one sentence: the target once, then time and data to target with intervals, ratio either way."""
     tg = a["target"]
@@ -283,7 +322,7 @@ def sentence(a: Mapping[str, Any]) -> str:
     if tt["wall_s"]["mean"] is None:
         return (
             head + f" End-to-end does not reach it at 100% data ({n_reached} of {tt['wall_s']['n']} seeds do"
-            f" within their budget), so no speed ratio is defined." + data
+            f" within their budget), so no speed ratio is defined." + data + _reverse(a)
         )
     w, s, k = (a["ratio"][u] for u in UNITS)
     verb = "faster" if w["ratio"] >= 1 else "slower"
