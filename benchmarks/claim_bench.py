@@ -23,7 +23,7 @@ target, time to target, data to target (bootstrap intervals over seeds) and the 
 
 Usage::
 
-    .venv/bin/python benchmarks/claim_bench.py            # default plan (<= 60 min, 2-core CPU)
+    .venv/bin/python benchmarks/claim_bench.py            # default plan (24 runs, about 20 min on 2 cores)
     .venv/bin/python benchmarks/claim_bench.py --quick    # minutes
     .venv/bin/python benchmarks/claim_bench.py --scale --llm /path/to/SmolLM2-135M  # a GPU
 
@@ -112,9 +112,11 @@ def _runs(
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="minutes: 150 ECGs")
+    ap.add_argument("--quick", action="store_true", help="minutes: 60 ECGs, 2 LLM epochs")
     ap.add_argument(
-        "--scale", action="store_true", help="12 leads, 2000 ECGs, a pretrained LLM (--llm): a GPU"
+        "--scale",
+        action="store_true",
+        help="the compact 8-lead input at 100 Hz, 2000 ECGs, a pretrained LLM (--llm): a GPU",
     )
     ap.add_argument(
         "--llm", default=None, help="local folder of a pretrained causal LM (LoRA); default: tiny"
