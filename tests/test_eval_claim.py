@@ -144,6 +144,11 @@ def test_analyse_never_reaches_target() -> None:
         r["n_ecgs"] = 1125 if r["system"] == "two_stage" else 125
     a = analyse(res)
     assert a["data_ratio"] is None and "end-to-end from 125." in a["sentence"]
+    for r in res["runs"]:  # no corpus: the same ECGs, and the reverse gives no ECG ratio
+        r["n_ecgs"] = 125 if r["fraction"] == 1.0 else 12
+    a = analyse(res)
+    assert "At 100% data both systems learnt from 125 ECGs." in a["sentence"]
+    assert "corpus" not in a["sentence"] and a["reverse"]["data_ratio"] == 1.0
     # one seed that reaches it is not enough for a mean time: still no ratio, and it says 1 of 3
     res2 = copy.deepcopy(res)
     res2["runs"][3]["curve"][-1]["accuracy"] = 85.0
@@ -214,5 +219,11 @@ def test_the_committed_evidence_reproduces_the_readme_section() -> None:
     assert per_type_table(results) in section and setup_table(results) in section
     probe = json.loads((root / "benchmarks/evidence/claim_bench/claim_encoder_probe.json").read_text())
     assert probe["table"] in section  # the baseline's encoder: what its soft tokens hold
+    ablation = json.loads(
+        (root / "benchmarks/evidence/claim_bench/default_no_corpus/claim_bench.json").read_text()
+    )
+    b = analyse(ablation)  # the same plan, stage 1 on the LLM's own ECGs
+    assert f"> {b['sentence']}" in section and b["table"].split("\n\n")[0] in section
+    assert ablation["missing_runs"] == []
     assert all(len([r for r in results["runs"] if (r["system"], r["fraction"]) == (s, f)]) >= 3
                for s in ("end_to_end", "two_stage") for f in results["fractions"])  # fmt: skip
