@@ -203,6 +203,26 @@ def _alive(pid: int) -> bool:
 # ---------------------------------------------------------------- ownership
 
 
+def test_a_manifest_being_written_does_not_make_the_folder_foreign(tmp_path: Path) -> None:
+    """Under torchrun one process writes the manifest (through a temp file) while the other checks the
+    run folder: the temp file is bookkeeping, not a foreign entry (a race seen once in CI)."""
+    from ecgbyte.elm.run import claim_run_dir
+    from ecgbyte.ownership import check_folder
+
+    run = tmp_path / "ddp"
+    run.mkdir()
+    (run / f".{MANIFEST_NAME}.aax0rb5a.tmp").write_text("{")  # the other rank, mid-write
+    (run / ".ecgbyte.lock").write_text("1234")
+    assert check_folder(run, "run") == "new"
+    assert claim_run_dir(run) == "new" and read_manifest(run)["kind"] == "run"
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / f".{MANIFEST_NAME}.x.tmp").write_text("{")
+    (foreign / ".notes.txt.x.tmp").write_text("mine")  # somebody else's temp file stays foreign
+    with pytest.raises(ConfigError, match=r"is not empty \(\.notes\.txt\.x\.tmp\)"):
+        check_folder(foreign, "run")
+
+
 def test_overwrite_removes_only_what_ecgbyte_wrote(tmp_path: Path) -> None:
     src, out = _records(tmp_path / "src", 5), tmp_path / "out"
     preprocess_dataset(src, out, CFG, shard_size=2, progress=False)

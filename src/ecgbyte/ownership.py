@@ -33,6 +33,13 @@ KINDS = ("preprocess", "tokenizer", "run", "export")
 _OWN = (MANIFEST_NAME, ".ecgbyte.lock")  # bookkeeping files that never make a folder "non-empty"
 
 
+def _bookkeeping(name: str) -> bool:
+    """One of :data:`_OWN`, or the temporary file :func:`ecgbyte.fileio.write_json` writes one through
+    (``.<name>.XXXX.tmp``): under ``torchrun`` another process may be writing the manifest while this
+    one checks the folder."""
+    return name in _OWN or any(name.startswith(f".{own}.") and name.endswith(".tmp") for own in _OWN)
+
+
 def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The manifest of ``folder``, or ``None`` when it has none (or an unreadable one)."""
     try:
@@ -106,7 +113,7 @@ def foreign_entries(folder: str | os.PathLike[str]) -> list[str]:
     if not root.is_dir():
         return []
     tops = {PurePosixPath(f).parts[0] for f in owned_files(root)}
-    return sorted(p.name for p in root.iterdir() if p.name not in _OWN and p.name not in tops)
+    return sorted(p.name for p in root.iterdir() if not _bookkeeping(p.name) and p.name not in tops)
 
 
 def check_folder(
@@ -125,7 +132,7 @@ def check_folder(
     root = Path(folder)
     if root.exists() and not root.is_dir():
         raise ConfigError(f"{root}: is a file, not a folder; pass a folder path as the {what}")
-    if not root.is_dir() or not any(p.name not in _OWN for p in root.iterdir()):
+    if not root.is_dir() or not any(not _bookkeeping(p.name) for p in root.iterdir()):
         return "new"
     m = read_manifest(root)
     if m is not None:
