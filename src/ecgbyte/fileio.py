@@ -17,11 +17,23 @@ from pathlib import Path, PurePath
 from typing import Any
 
 
+def _temp_affixes(name: str) -> tuple[str, str]:
+    """Prefix and suffix of the temporary file that :func:`atomic_write_bytes` writes ``name`` through."""
+    return f".{name}.", ".tmp"
+
+
+def is_temp_of(entry: str, name: str) -> bool:
+    """Whether the folder entry ``entry`` is an in-flight temporary file of an atomic write of ``name``."""
+    prefix, suffix = _temp_affixes(name)
+    return len(entry) > len(prefix) + len(suffix) and entry.startswith(prefix) and entry.endswith(suffix)
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temp file in the same folder and ``os.replace``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    prefix, suffix = _temp_affixes(path.name)
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
     try:
         if hasattr(os, "fchmod"):  # mkstemp makes 0600; a written file follows the umask like open()
             os.fchmod(fd, 0o666 & ~current_umask())

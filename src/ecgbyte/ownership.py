@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ecgbyte.errors import ConfigError
-from ecgbyte.fileio import write_json
+from ecgbyte.fileio import is_temp_of, write_json
 
 MANIFEST_NAME = ".ecgbyte-manifest.json"
 MANIFEST_FORMAT = "ecgbyte.manifest"
@@ -34,10 +34,9 @@ _OWN = (MANIFEST_NAME, ".ecgbyte.lock")  # bookkeeping files that never make a f
 
 
 def _bookkeeping(name: str) -> bool:
-    """One of :data:`_OWN`, or the temporary file :func:`ecgbyte.fileio.write_json` writes one through
-    (``.<name>.XXXX.tmp``): under ``torchrun`` another process may be writing the manifest while this
-    one checks the folder."""
-    return name in _OWN or any(name.startswith(f".{own}.") and name.endswith(".tmp") for own in _OWN)
+    """One of :data:`_OWN`, or the temporary file :func:`ecgbyte.fileio.write_json` writes one through:
+    under ``torchrun`` another process may be writing the manifest while this one checks the folder."""
+    return name in _OWN or any(is_temp_of(name, own) for own in _OWN)
 
 
 def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any] | None:
