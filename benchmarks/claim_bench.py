@@ -101,10 +101,11 @@ def _runs(
         for frac, seed, system in todo:
             yield _job(system, frac, seed, plan, setup, threads)
         return
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import as_completed
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+    from ecgbyte.procs import worker_pool
+
+    with worker_pool(workers, start_method="spawn") as pool:  # workers die with this process
         futures = [pool.submit(_job, system, frac, seed, plan, setup, threads) for frac, seed, system in todo]
         for f in as_completed(futures):
             yield f.result()

@@ -413,10 +413,11 @@ def _runs(todo: Sequence[tuple[int, str]], plan: Mapping[str, Any], splits: Mapp
         for seed, arm in todo:
             yield _job(seed, arm, plan, cache, splits)
         return
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import as_completed
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+    from ecgbyte.procs import worker_pool
+
+    with worker_pool(workers, start_method="spawn") as pool:  # workers die with this process
         futures = [pool.submit(_job, seed, arm, dict(plan)) for seed, arm in todo]
         for f in as_completed(futures):
             yield f.result()

@@ -21,9 +21,19 @@ PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 WATCH_INTERVAL_S = 1.0
 
 
-def worker_pool(workers: int) -> ProcessPoolExecutor:
-    """A process pool of ``workers`` processes that exit when this process dies."""
-    return ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent, initargs=(os.getpid(),))
+def worker_pool(workers: int, *, start_method: str | None = None) -> ProcessPoolExecutor:
+    """A process pool of ``workers`` processes that exit when this process dies.
+
+    ``start_method``: ``"spawn"`` for workers that run torch (a forked torch process can hang);
+    ``None``: the platform's default."""
+    import multiprocessing as mp
+
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=mp.get_context(start_method),
+        initializer=die_with_parent,
+        initargs=(os.getpid(),),
+    )
 
 
 def die_with_parent(parent: int) -> None:
