@@ -43,9 +43,10 @@ CONFIGS: dict[str, dict[str, Any]] = {
 
 
 def _labels(ecgs: list) -> tuple[np.ndarray, np.ndarray]:
-    rhythm = np.array([e.meta["labels"]["rhythm"] for e in ecgs])
-    change = np.array(["yes" if e.meta["labels"]["paroxysmal_af"] else "no" for e in ecgs])
-    return rhythm, change
+    """The answers of the two rhythm questions, as the QA data gives them."""
+    from ecgbyte.data.synthetic_qa import ANSWERERS
+
+    return tuple(np.array([ANSWERERS[t](e) for e in ecgs]) for t in ("rhythm", "rhythm_change"))
 
 
 def _majority(y: np.ndarray) -> float:
